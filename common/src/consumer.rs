@@ -1,0 +1,258 @@
+//! The consumer loop every Kafka-reading stage shares.
+//!
+//! A stage takes a [`Batch`], makes its output durable (produced and acknowledged, or written
+//! to the store), then calls [`BatchConsumer::commit`]. Offsets are therefore committed only
+//! after the output exists: at-least-once delivery, made exact by idempotent writes.
+//!
+//! Three known traps of librdkafka consumers shape this loop:
+//! - consumers that stall silently after a rebalance (rust-rdkafka #638, #738, Vector #22006):
+//!   we use one `StreamConsumer` polled from one task, never split partition queues, and keep
+//!   polling between batches, so rebalance callbacks always run;
+//! - prefetch memory that grows with lag (Vector #20939): `queued.max.messages.kbytes` bounds it;
+//! - stored offsets that go backwards across rebalances (librdkafka #2782): we never use the
+//!   offset store; each commit names explicit offsets, only for partitions we still own, and a
+//!   batch drops messages of partitions revoked while it was gathered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use crate::config::{BatchConfig, KafkaConfig};
+use crate::kafka::consumer_config;
+use crate::metrics;
+use crate::shutdown::Shutdown;
+
+/// A change of the partitions this process owns, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RebalanceEvent {
+    Assigned(Vec<i32>),
+    Revoked(Vec<i32>),
+}
+
+/// Records rebalances so the stage can react between batches (load or drop per-partition
+/// state), and logs them.
+pub struct StageContext {
+    stage: &'static str,
+    events: Mutex<Vec<RebalanceEvent>>,
+}
+
+impl ClientContext for StageContext {}
+
+fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
+    tpl.elements().iter().map(|e| e.partition()).collect()
+}
+
+impl ConsumerContext for StageContext {
+    fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let partitions = partitions_of(tpl);
+            tracing::info!(stage = self.stage, ?partitions, "partitions revoked");
+            self.push(RebalanceEvent::Revoked(partitions));
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let partitions = partitions_of(tpl);
+                tracing::info!(stage = self.stage, ?partitions, "partitions assigned");
+                metrics::ASSIGNED_PARTITIONS
+                    .with_label_values(&[self.stage])
+                    .set(partitions.len() as i64);
+                self.push(RebalanceEvent::Assigned(partitions));
+            }
+            Rebalance::Revoke(_) => {
+                metrics::ASSIGNED_PARTITIONS
+                    .with_label_values(&[self.stage])
+                    .set(0);
+            }
+            Rebalance::Error(e) => {
+                tracing::warn!(stage = self.stage, error = %e, "rebalance failed")
+            }
+        }
+    }
+}
+
+impl StageContext {
+    fn push(&self, event: RebalanceEvent) {
+        match self.events.lock() {
+            Ok(mut events) => events.push(event),
+            Err(poisoned) => poisoned.into_inner().push(event),
+        }
+    }
+
+    fn drain(&self) -> Vec<RebalanceEvent> {
+        match self.events.lock() {
+            Ok(mut events) => std::mem::take(&mut *events),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+}
+
+/// Messages taken together, and the rebalances that happened while they were gathered.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub messages: Vec<OwnedMessage>,
+    /// Apply these before handling `messages`.
+    pub events: Vec<RebalanceEvent>,
+}
+
+/// A group member of one stage reading one topic in bounded batches.
+pub struct BatchConsumer {
+    consumer: StreamConsumer<StageContext>,
+    topic: String,
+    stage: &'static str,
+    limits: BatchConfig,
+}
+
+impl BatchConsumer {
+    pub fn new(
+        kafka: &KafkaConfig,
+        stage: &'static str,
+        group_id: &str,
+        topic: &str,
+        limits: BatchConfig,
+    ) -> anyhow::Result<Self> {
+        let context = StageContext {
+            stage,
+            events: Mutex::new(Vec::new()),
+        };
+        let consumer: StreamConsumer<StageContext> =
+            consumer_config(kafka, &format!("redstream-{stage}"), group_id)
+                .create_with_context(context)
+                .with_context(|| {
+                    format!("cannot create the {stage} consumer for {}", kafka.brokers)
+                })?;
+        consumer
+            .subscribe(&[topic])
+            .with_context(|| format!("cannot subscribe to topic {topic}"))?;
+        tracing::info!(stage, topic, group_id, "subscribed");
+        Ok(Self {
+            consumer,
+            topic: topic.to_string(),
+            stage,
+            limits,
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Waits for the first message (or shutdown), then gathers more until the batch is full
+    /// in count or bytes, or `max_wait` has passed. An empty batch means shutdown was asked
+    /// for (or only rebalance events arrived).
+    pub async fn next_batch(&self, shutdown: &Shutdown) -> Batch {
+        let mut messages = Vec::new();
+        let mut bytes = 0usize;
+
+        let first = tokio::select! {
+            _ = shutdown.wait() => None,
+            msg = self.consumer.recv() => Some(msg),
+        };
+        if let Some(result) = first {
+            match result {
+                Ok(m) => {
+                    bytes += m.payload_len();
+                    messages.push(m.detach());
+                }
+                Err(e) => tracing::warn!(stage = self.stage, error = %e, "kafka consume error"),
+            }
+            let deadline = tokio::time::Instant::now() + self.limits.max_wait();
+            while messages.len() < self.limits.max_items && bytes < self.limits.max_bytes {
+                match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                    Ok(Ok(m)) => {
+                        bytes += m.payload_len();
+                        messages.push(m.detach());
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(stage = self.stage, error = %e, "kafka consume error")
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+
+        let events = self.consumer.context().drain();
+        if !events.is_empty() {
+            // Messages of partitions we no longer own go to their new owner; handling them here
+            // too would commit offsets over that owner's progress.
+            let owned = self.owned_partitions();
+            messages.retain(|m| owned.contains(&m.partition()));
+        }
+        metrics::ITEMS_IN
+            .with_label_values(&[self.stage])
+            .inc_by(messages.len() as u64);
+        if !messages.is_empty() {
+            metrics::BATCH_SIZE
+                .with_label_values(&[self.stage])
+                .observe(messages.len() as f64);
+        }
+        Batch { messages, events }
+    }
+
+    /// Partitions of the input topic this process owns right now.
+    pub fn owned_partitions(&self) -> BTreeSet<i32> {
+        self.consumer
+            .assignment()
+            .map(|tpl| {
+                tpl.elements_for_topic(&self.topic)
+                    .iter()
+                    .map(|e| e.partition())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Commits the offsets after `messages`, for the partitions still owned. Call only once
+    /// their output is durable. A failed commit is logged and not fatal: the messages come
+    /// again and the idempotent writes absorb them.
+    pub fn commit(&self, messages: &[OwnedMessage]) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for m in messages {
+            let entry = next.entry(m.partition()).or_insert(m.offset() + 1);
+            *entry = (*entry).max(m.offset() + 1);
+        }
+        let owned = self.owned_partitions();
+        let mut tpl = TopicPartitionList::new();
+        for (partition, offset) in next.into_iter().filter(|(p, _)| owned.contains(p)) {
+            if let Err(e) = tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+            {
+                tracing::warn!(stage = self.stage, partition, error = %e, "cannot add offset");
+            }
+        }
+        if tpl.count() == 0 {
+            return;
+        }
+        if let Err(e) = self.commit_list(&tpl) {
+            tracing::warn!(
+                stage = self.stage,
+                topic = %self.topic,
+                error = %e,
+                "offset commit failed; the batch will be read again after the rebalance"
+            );
+        }
+    }
+
+    fn commit_list(&self, tpl: &TopicPartitionList) -> KafkaResult<()> {
+        self.consumer.commit(tpl, CommitMode::Sync)
+    }
+
+    /// Leaves the group cleanly so partitions move to other members at once.
+    pub fn close(&self) {
+        self.consumer.unsubscribe();
+        // Give librdkafka a moment to send the leave-group request.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
