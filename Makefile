@@ -1,0 +1,45 @@
+# redstream: the two commands that matter are `make demo` and `make test`.
+# Both set up a fresh machine themselves (Debian packages, the local stack from Maven Central).
+
+SHELL := /bin/bash
+CARGO ?= cargo
+INPUT ?=
+
+.PHONY: demo test test-unit setup stack-up stack-down stack-status build lint fmt clean-demo
+
+## demo: start the stack, build, run every stage on INPUT (default: a generated sample), print a summary
+demo: setup stack-up build
+	target/debug/redstream-demo $(INPUT)
+
+## test: every test, against the real local stack (started if needed)
+test: setup stack-up build
+	$(CARGO) test --workspace -- --test-threads=2
+
+## test-unit: the tests that need no running server
+test-unit:
+	REDSTREAM_SKIP_STACK_TESTS=1 $(CARGO) test --workspace
+
+setup:
+	scripts/setup
+
+stack-up:
+	scripts/stack up
+
+stack-down:
+	scripts/stack down
+
+stack-status:
+	scripts/stack status
+
+build:
+	$(CARGO) build --workspace --bins
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean-demo:
+	rm -rf .demo
