@@ -1,1 +1,11 @@
-//! Helpers shared by the end-to-end tests.
+//! Harness shared by the end-to-end tests and `redstream-demo`: run the stage binaries as
+//! separate processes against the local stack, wait until every consumer group has caught up,
+//! and count what landed in Kafka and in the stores.
+
+pub mod drain;
+pub mod expect;
+pub mod processes;
+pub mod run;
+pub mod sample;
+pub mod stack;
+pub mod stores;

@@ -1,0 +1,240 @@
+//! The dedupe stage: reads `{prefix}.raw`, writes `{prefix}.unique`, dead-letters to
+//! `{prefix}.dlq.dedupe`, and keeps its state in the compacted changelog
+//! `{prefix}.dedupe-state`.
+//!
+//! For each item it decides (see [`state::DedupeState::observe`]): an exact repeat of what was
+//! last passed on is dropped (`duplicate`), a lower version than the stored one is dropped
+//! (`stale`), anything else passes unchanged (same key, same bytes) with the header
+//! `redstream.change: new | update`.
+//!
+//! **When it commits.** Per batch: the passed items are produced to `unique` and all
+//! acknowledged; then their state records are produced to the changelog (same partition
+//! number as the input) and all acknowledged; undecodable messages are dead-lettered; only then
+//! are the input offsets committed. The changelog is written *after* the output so that a crash
+//! in between makes the item pass again (a harmless repeat) rather than be remembered but never
+//! delivered.
+//!
+//! **What makes it idempotent.** The state survives restarts and rebalances: on assignment,
+//! each partition's state is rebuilt from its changelog partition, so input read again after a
+//! crash is recognised as duplicate or stale. What slips through (an output written but its
+//! changelog record not) is a repeat that the sinks absorb: they write with `version`.
+
+pub mod changelog;
+pub mod content;
+pub mod state;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::FutureRecord;
+use redstream_common::metrics::{self, Readiness};
+use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
+use redstream_schemas::Codec;
+
+use crate::config::DedupeConfig;
+use crate::input::{dead_letter, decode_keyed, Rejection};
+use crate::output::Output;
+use crate::stage::{self, BatchHandler, FLUSH_TIMEOUT};
+use state::{key_hash, DedupeState, Seen};
+
+pub const STAGE: &str = "dedupe";
+
+/// Header on every output record: `new` or `update`.
+pub const CHANGE_HEADER: &str = "redstream.change";
+
+/// Runs the stage until `shutdown` fires (exit cleanly after the batch in hand) or a write
+/// fails for good (error, nothing of the failed batch committed).
+pub async fn run(
+    cfg: DedupeConfig,
+    shutdown: Shutdown,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
+    let names = TopicNames::new(&cfg.topics.prefix);
+    let dlq_topic = names.dlq(STAGE);
+
+    let partitions = stage::check_topics(
+        &cfg.kafka,
+        &[
+            names.raw.clone(),
+            names.unique.clone(),
+            names.dedupe_state.clone(),
+            dlq_topic.clone(),
+        ],
+    )
+    .await?;
+    if partitions[0] != partitions[2] {
+        anyhow::bail!(
+            "topic {} has {} partitions but the state topic {} has {} on Kafka at {}; the \
+             state of input partition N lives in state partition N, so recreate {} with {} \
+             partitions (cleanup.policy=compact)",
+            names.raw,
+            partitions[0],
+            names.dedupe_state,
+            partitions[2],
+            cfg.kafka.brokers,
+            names.dedupe_state,
+            partitions[0]
+        );
+    }
+
+    let codec = Codec::new().context("the bundled Avro schemas do not parse")?;
+    let output = Output::new(&cfg.kafka, STAGE)?;
+    let dlq = DeadLetterSink::new(&cfg.kafka, STAGE, dlq_topic)?;
+    let group_id = cfg.group_id();
+    let consumer = BatchConsumer::new(&cfg.kafka, STAGE, &group_id, &names.raw, cfg.batch.clone())?;
+
+    let mut dedupe = Dedupe {
+        cfg,
+        names,
+        codec,
+        output,
+        dlq,
+        states: HashMap::new(),
+        buf: Vec::with_capacity(4096),
+    };
+    let result = stage::consume(&consumer, &mut dedupe, &shutdown, &readiness).await;
+    dedupe.output.flush(FLUSH_TIMEOUT);
+    result
+}
+
+struct Dedupe {
+    cfg: DedupeConfig,
+    names: TopicNames,
+    codec: Codec,
+    output: Output,
+    dlq: DeadLetterSink,
+    /// State of each owned input partition.
+    states: HashMap<i32, DedupeState>,
+    /// Reused for every content hash.
+    buf: Vec<u8>,
+}
+
+impl Dedupe {
+    /// Rebuilds the state of the partitions not yet in memory from the changelog.
+    async fn load(&mut self, partitions: &[i32]) -> anyhow::Result<()> {
+        let missing: Vec<i32> = partitions
+            .iter()
+            .copied()
+            .filter(|p| !self.states.contains_key(p))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let kafka = self.cfg.kafka.clone();
+        let topic = self.names.dedupe_state.clone();
+        let timeout = Duration::from_secs(self.cfg.dedupe.state_load_timeout_secs);
+        let loaded =
+            tokio::task::spawn_blocking(move || changelog::load(&kafka, &topic, &missing, timeout))
+                .await
+                .context("the dedupe state loader panicked")??;
+        self.states.extend(loaded);
+        self.report_state();
+        Ok(())
+    }
+
+    fn report_state(&self) {
+        let items: usize = self.states.values().map(DedupeState::len).sum();
+        let bytes: usize = self.states.values().map(DedupeState::allocated_bytes).sum();
+        crate::metrics::DEDUPE_TRACKED_ITEMS.set(items as i64);
+        crate::metrics::DEDUPE_STATE_BYTES.set(bytes as i64);
+    }
+}
+
+impl BatchHandler for Dedupe {
+    async fn on_rebalance(&mut self, events: &[RebalanceEvent]) -> anyhow::Result<()> {
+        for event in events {
+            match event {
+                RebalanceEvent::Revoked(partitions) => {
+                    // Whoever gets them next rebuilds them from the changelog, which has every
+                    // record this process wrote: each batch's records are acknowledged before
+                    // its commit.
+                    for p in partitions {
+                        self.states.remove(p);
+                    }
+                    self.report_state();
+                }
+                RebalanceEvent::Assigned(partitions) => self.load(partitions).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, messages: &[OwnedMessage]) -> anyhow::Result<()> {
+        // Normally loaded on assignment; this covers a batch that raced its rebalance event.
+        let partitions: BTreeSet<i32> = messages.iter().map(Message::partition).collect();
+        let partitions: Vec<i32> = partitions.into_iter().collect();
+        self.load(&partitions).await?;
+
+        let mut outputs = Vec::new();
+        let mut accepted: Vec<(usize, Seen)> = Vec::new();
+        let mut rejected: Vec<(usize, Rejection)> = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            let mut item = match decode_keyed(&self.codec, message) {
+                Ok(item) => item,
+                Err(rejection) => {
+                    rejected.push((index, rejection));
+                    continue;
+                }
+            };
+            let content_hash = match content::content_hash(&self.codec, &mut item, &mut self.buf) {
+                Ok(hash) => hash,
+                Err(e) => {
+                    rejected.push((index, Rejection::codec(&e)));
+                    continue;
+                }
+            };
+
+            let state = self.states.entry(message.partition()).or_default();
+            let decision = state.observe(key_hash(item.fullname()), content_hash, item.version());
+            if !decision.passes() {
+                metrics::ITEMS_DROPPED
+                    .with_label_values(&[STAGE, decision.label()])
+                    .inc();
+                continue;
+            }
+
+            metrics::ITEMS_OUT
+                .with_label_values(&[STAGE, decision.label()])
+                .inc();
+            let headers = OwnedHeaders::new().insert(Header {
+                key: CHANGE_HEADER,
+                value: Some(decision.label()),
+            });
+            let record = FutureRecord::to(&self.names.unique)
+                .key(item.fullname().as_bytes())
+                .payload(message.payload().unwrap_or_default())
+                .headers(headers);
+            outputs.push(self.output.enqueue(record).await?);
+            accepted.push((
+                index,
+                Seen {
+                    content_hash,
+                    version: item.version(),
+                },
+            ));
+        }
+
+        for (index, rejection) in rejected {
+            dead_letter(&self.dlq, &messages[index], rejection).await?;
+        }
+        self.output.await_all(outputs).await?;
+
+        // Only now that the outputs exist may the state remember them.
+        let mut logged = Vec::with_capacity(accepted.len());
+        for (index, seen) in accepted {
+            let message = &messages[index];
+            let value = seen.to_bytes();
+            let record = FutureRecord::to(&self.names.dedupe_state)
+                .key(message.key().unwrap_or_default())
+                .payload(&value[..])
+                .partition(message.partition());
+            logged.push(self.output.enqueue(record).await?);
+        }
+        self.output.await_all(logged).await?;
+
+        self.report_state();
+        Ok(())
+    }
+}

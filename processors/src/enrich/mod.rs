@@ -1,0 +1,147 @@
+//! The enrich stage: reads `{prefix}.unique`, writes `{prefix}.enriched`, dead-letters to
+//! `{prefix}.dlq.enrich`.
+//!
+//! Each raw item becomes an enriched item (same key, single-object Avro) carrying plain text,
+//! word count, links and domains, language and sentiment (each enricher can be switched off in
+//! `[enrichers]`). The `redstream.change` header of the input is passed on.
+//!
+//! **When it commits.** Per batch: every output is produced, then all acknowledgements are
+//! awaited, undecodable messages are dead-lettered, and only then are the input offsets
+//! committed.
+//!
+//! **What makes it idempotent.** Enrichment is a pure function of the item, so a batch read
+//! again after a crash yields the same records; the sinks write them with `version`, which
+//! makes the repeat a no-op.
+
+pub mod enricher;
+pub mod language;
+pub mod lexicon;
+pub mod links;
+#[cfg(test)]
+mod real_data;
+pub mod sentiment;
+pub mod text;
+
+use anyhow::Context;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::FutureRecord;
+use redstream_common::metrics::{self, Readiness};
+use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
+use redstream_schemas::Codec;
+
+use crate::config::EnrichConfig;
+use crate::dedupe::CHANGE_HEADER;
+use crate::input::{dead_letter, decode_keyed, Rejection};
+use crate::output::Output;
+use crate::stage::{self, BatchHandler, FLUSH_TIMEOUT};
+use enricher::Enricher;
+
+pub const STAGE: &str = "enrich";
+
+/// Runs the stage until `shutdown` fires (exit cleanly after the batch in hand) or a write
+/// fails for good (error, nothing of the failed batch committed).
+pub async fn run(
+    cfg: EnrichConfig,
+    shutdown: Shutdown,
+    readiness: Readiness,
+) -> anyhow::Result<()> {
+    let names = TopicNames::new(&cfg.topics.prefix);
+    let dlq_topic = names.dlq(STAGE);
+    stage::check_topics(
+        &cfg.kafka,
+        &[
+            names.unique.clone(),
+            names.enriched.clone(),
+            dlq_topic.clone(),
+        ],
+    )
+    .await?;
+
+    let codec = Codec::new().context("the bundled Avro schemas do not parse")?;
+    let output = Output::new(&cfg.kafka, STAGE)?;
+    let dlq = DeadLetterSink::new(&cfg.kafka, STAGE, dlq_topic)?;
+    let consumer = BatchConsumer::new(
+        &cfg.kafka,
+        STAGE,
+        &cfg.group_id(),
+        &names.unique,
+        cfg.batch.clone(),
+    )?;
+    tracing::info!(stage = STAGE, enrichers = ?cfg.enrichers, "enrichers configured");
+
+    let mut enrich = Enrich {
+        enricher: Enricher::new(cfg.enrichers),
+        names,
+        codec,
+        output,
+        dlq,
+        buf: Vec::with_capacity(8192),
+    };
+    let result = stage::consume(&consumer, &mut enrich, &shutdown, &readiness).await;
+    enrich.output.flush(FLUSH_TIMEOUT);
+    result
+}
+
+struct Enrich {
+    enricher: Enricher,
+    names: TopicNames,
+    codec: Codec,
+    output: Output,
+    dlq: DeadLetterSink,
+    /// Reused for every encoded output.
+    buf: Vec<u8>,
+}
+
+impl BatchHandler for Enrich {
+    async fn on_rebalance(&mut self, _events: &[RebalanceEvent]) -> anyhow::Result<()> {
+        // Stateless: nothing to load or drop.
+        Ok(())
+    }
+
+    async fn handle(&mut self, messages: &[OwnedMessage]) -> anyhow::Result<()> {
+        let mut outputs = Vec::with_capacity(messages.len());
+        let mut rejected: Vec<(usize, Rejection)> = Vec::new();
+        for (index, message) in messages.iter().enumerate() {
+            let item = match decode_keyed(&self.codec, message) {
+                Ok(item) => item,
+                Err(rejection) => {
+                    rejected.push((index, rejection));
+                    continue;
+                }
+            };
+            let enriched = self.enricher.enrich(item);
+
+            self.buf.clear();
+            if let Err(e) = self.codec.encode_enriched(&enriched, &mut self.buf) {
+                rejected.push((index, Rejection::codec(&e)));
+                continue;
+            }
+            let mut record = FutureRecord::to(&self.names.enriched)
+                .key(enriched.fullname().as_bytes())
+                .payload(&self.buf[..]);
+            if let Some(change) = change_header(message) {
+                record = record.headers(OwnedHeaders::new().insert(Header {
+                    key: CHANGE_HEADER,
+                    value: Some(change.as_slice()),
+                }));
+            }
+            outputs.push(self.output.enqueue(record).await?);
+            metrics::ITEMS_OUT
+                .with_label_values(&[STAGE, enriched.kind().as_str()])
+                .inc();
+        }
+
+        for (index, rejection) in rejected {
+            dead_letter(&self.dlq, &messages[index], rejection).await?;
+        }
+        self.output.await_all(outputs).await
+    }
+}
+
+fn change_header(message: &OwnedMessage) -> Option<Vec<u8>> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == CHANGE_HEADER)
+        .and_then(|h| h.value.map(<[u8]>::to_vec))
+}

@@ -1,0 +1,342 @@
+//! The loop both sinks share, following the delivery contract of `docs/design.md`:
+//!
+//! 1. take a batch from `{prefix}.enriched` (rebalances first: the sinks keep no state per
+//!    partition, so they only log them);
+//! 2. decode each message; an undecodable one becomes a dead letter (`decode`,
+//!    `unknown_schema`);
+//! 3. write the items to the store. Items the store refuses for good become dead letters
+//!    (`rejected`, `too_large`) carrying the store's reason; items that failed for a passing
+//!    reason (store down, timeouts, throttling) are written again after a capped, jittered
+//!    backoff, for as long as it takes: the batch is never dropped and never committed early;
+//! 4. send the dead letters (awaited, retried the same way while Kafka is unreachable);
+//! 5. commit the batch's offsets.
+//!
+//! A crash anywhere before 5 means the batch is read again; the stores' version checks make
+//! that second write a no-op. On shutdown the batch in hand is finished and committed; if the
+//! store is down at that moment the loop stops waiting, commits nothing and exits cleanly.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use rdkafka::message::{Message, OwnedMessage};
+use redstream_common::metrics::{self, Readiness};
+use redstream_common::{BatchConsumer, DeadLetter, DeadLetterSink, DeadLetterSource, Shutdown};
+use redstream_schemas::{Codec, CodecError, EnrichedItem};
+
+use crate::retry::{Backoff, BackoffConfig, WarnLimiter};
+
+/// What became of one item handed to a store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Stored (or already stored at this very version).
+    Written,
+    /// The store already holds a newer version: nothing to do.
+    Stale,
+    /// The store refuses the item for good; it goes to the dead-letter topic.
+    Rejected { kind: &'static str, reason: String },
+    /// A passing failure; the item is written again after a backoff.
+    Retry { reason: String },
+}
+
+/// A place the sink writes enriched items to.
+pub trait Store {
+    /// Stage name, as in metrics, logs and the dead-letter topic (`sink-scylla`).
+    const STAGE: &'static str;
+    /// Metric label of the store (`scylla`, `elasticsearch`).
+    const TARGET: &'static str;
+
+    /// The hosts the store is reached at, for log lines that must say where.
+    fn hosts(&self) -> &str;
+
+    /// Writes the items; returns one outcome per item, in order.
+    fn write(&self, items: &[&EnrichedItem]) -> impl Future<Output = Vec<Outcome>>;
+}
+
+/// The loop stopped because shutdown was asked for while waiting to retry.
+#[derive(Debug)]
+pub struct Interrupted;
+
+/// Everything the loop works with.
+pub struct SinkLoop<'a, S: Store> {
+    pub store: &'a S,
+    pub consumer: &'a BatchConsumer,
+    pub dlq: &'a DeadLetterSink,
+    pub codec: &'a Codec,
+    pub backoff: BackoffConfig,
+    pub readiness: Readiness,
+}
+
+/// How often a "still failing" warning may be logged.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+impl<S: Store> SinkLoop<'_, S> {
+    /// Runs until shutdown; returns once the last batch is committed (or abandoned).
+    pub async fn run(&self, shutdown: &Shutdown) {
+        self.readiness.set(true);
+        while !shutdown.requested() {
+            let batch = self.consumer.next_batch(shutdown).await;
+            for event in &batch.events {
+                tracing::debug!(
+                    stage = S::STAGE,
+                    ?event,
+                    "rebalance; the sink keeps no partition state"
+                );
+            }
+            if batch.messages.is_empty() {
+                continue;
+            }
+            match self.handle(&batch.messages, shutdown).await {
+                Ok(()) => self.consumer.commit(&batch.messages),
+                Err(Interrupted) => {
+                    tracing::warn!(
+                        stage = S::STAGE,
+                        hosts = self.store.hosts(),
+                        messages = batch.messages.len(),
+                        "shutting down before the batch could be written; its offsets are not \
+                         committed, so it will be read again"
+                    );
+                    break;
+                }
+            }
+        }
+        self.readiness.set(false);
+        self.consumer.close();
+        tracing::info!(stage = S::STAGE, "stopped");
+    }
+
+    /// Steps 2 to 4 for one batch.
+    pub async fn handle(
+        &self,
+        messages: &[OwnedMessage],
+        shutdown: &Shutdown,
+    ) -> Result<(), Interrupted> {
+        let mut letters: Vec<(usize, &'static str, String)> = Vec::new();
+        let mut items: Vec<(usize, EnrichedItem)> = Vec::with_capacity(messages.len());
+        for (index, message) in messages.iter().enumerate() {
+            match message.payload() {
+                None => letters.push((index, "decode", "message has no value".to_string())),
+                Some(bytes) => match self.codec.decode_enriched(bytes) {
+                    Ok(item) => items.push((index, item)),
+                    Err(e) => letters.push((index, codec_error_kind(&e), e.to_string())),
+                },
+            }
+        }
+
+        let refused = self.write_all(&items, shutdown).await?;
+        letters.extend(refused);
+
+        for (index, kind, reason) in letters {
+            self.dead_letter(&messages[index], kind, reason, shutdown)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes until every item is written, stale or refused; returns the refused ones with
+    /// their message index.
+    async fn write_all(
+        &self,
+        items: &[(usize, EnrichedItem)],
+        shutdown: &Shutdown,
+    ) -> Result<Vec<(usize, &'static str, String)>, Interrupted> {
+        let mut refused = Vec::new();
+        let mut pending: Vec<usize> = (0..items.len()).collect();
+        let mut backoff = Backoff::new(self.backoff);
+        let mut limiter = WarnLimiter::new(WARN_EVERY);
+
+        while !pending.is_empty() {
+            let refs: Vec<&EnrichedItem> = pending.iter().map(|&k| &items[k].1).collect();
+            let started = Instant::now();
+            let outcomes = self.store.write(&refs).await;
+            metrics::WRITE_SECONDS
+                .with_label_values(&[S::STAGE, S::TARGET])
+                .observe(started.elapsed().as_secs_f64());
+
+            let mut again = Vec::new();
+            let mut last_reason = String::new();
+            let mut progressed = false;
+            for (position, &k) in pending.iter().enumerate() {
+                let outcome = outcomes.get(position).cloned().unwrap_or(Outcome::Retry {
+                    reason: "the store returned no outcome for this item".into(),
+                });
+                match outcome {
+                    Outcome::Written => {
+                        progressed = true;
+                        metrics::ITEMS_OUT
+                            .with_label_values(&[S::STAGE, "written"])
+                            .inc();
+                    }
+                    Outcome::Stale => {
+                        progressed = true;
+                        metrics::ITEMS_DROPPED
+                            .with_label_values(&[S::STAGE, "stale"])
+                            .inc();
+                    }
+                    Outcome::Rejected { kind, reason } => {
+                        progressed = true;
+                        refused.push((items[k].0, kind, reason));
+                    }
+                    Outcome::Retry { reason } => {
+                        again.push(k);
+                        last_reason = reason;
+                    }
+                }
+            }
+            if again.is_empty() {
+                self.readiness.set(true);
+                break;
+            }
+
+            if progressed {
+                backoff.reset();
+            } else {
+                // Nothing got through: the store is down, and so is this sink, for probes.
+                self.readiness.set(false);
+            }
+            let delay = backoff.next_delay();
+            metrics::RETRIES
+                .with_label_values(&[S::STAGE, S::TARGET])
+                .inc();
+            if let Some(held_back) = limiter.check() {
+                tracing::warn!(
+                    stage = S::STAGE,
+                    target = S::TARGET,
+                    hosts = self.store.hosts(),
+                    items = again.len(),
+                    attempt = backoff.attempts(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    warnings_held_back = held_back,
+                    reason = %last_reason,
+                    "store write failed; retrying, nothing is committed meanwhile"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait() => return Err(Interrupted),
+            }
+            pending = again;
+        }
+        Ok(refused)
+    }
+
+    /// Sends one dead letter, retrying while Kafka does not take it.
+    async fn dead_letter(
+        &self,
+        message: &OwnedMessage,
+        kind: &'static str,
+        reason: String,
+        shutdown: &Shutdown,
+    ) -> Result<(), Interrupted> {
+        let mut backoff = Backoff::new(self.backoff);
+        let mut limiter = WarnLimiter::new(WARN_EVERY);
+        loop {
+            let letter = DeadLetter {
+                key: message.key(),
+                payload: message.payload().unwrap_or_default(),
+                kind,
+                reason: reason.clone(),
+                source: DeadLetterSource::Kafka {
+                    topic: message.topic(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                },
+            };
+            let Err(e) = self.dlq.send(letter).await else {
+                return Ok(());
+            };
+            let delay = backoff.next_delay();
+            metrics::RETRIES
+                .with_label_values(&[S::STAGE, "kafka"])
+                .inc();
+            if let Some(held_back) = limiter.check() {
+                tracing::warn!(
+                    stage = S::STAGE,
+                    topic = self.dlq.topic(),
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    warnings_held_back = held_back,
+                    error = format!("{e:#}"),
+                    "cannot dead-letter a record; retrying"
+                );
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait() => return Err(Interrupted),
+            }
+        }
+    }
+}
+
+/// The dead-letter class of a message the codec cannot read.
+pub fn codec_error_kind(error: &CodecError) -> &'static str {
+    match error {
+        CodecError::UnknownSchema { .. } => "unknown_schema",
+        _ => "decode",
+    }
+}
+
+/// What a sink binary needs besides its store to start consuming.
+pub struct Setup<'a> {
+    pub kafka: &'a redstream_common::KafkaConfig,
+    pub topics: &'a redstream_common::TopicsConfig,
+    pub batch: &'a redstream_common::BatchConfig,
+    pub group_id: String,
+    pub backoff: BackoffConfig,
+    pub readiness: Readiness,
+}
+
+/// Joins the group and runs the loop until shutdown.
+pub async fn consume<S: Store>(
+    store: &S,
+    setup: Setup<'_>,
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    let names = redstream_common::TopicNames::new(&setup.topics.prefix);
+    let dlq_topic = names.dlq(S::STAGE);
+    let codec = Codec::new()?;
+    let dlq = DeadLetterSink::new(setup.kafka, S::STAGE, dlq_topic)?;
+    let consumer = BatchConsumer::new(
+        setup.kafka,
+        S::STAGE,
+        &setup.group_id,
+        &names.enriched,
+        setup.batch.clone(),
+    )?;
+    SinkLoop {
+        store,
+        consumer: &consumer,
+        dlq: &dlq,
+        codec: &codec,
+        backoff: setup.backoff,
+        readiness: setup.readiness,
+    }
+    .run(shutdown)
+    .await;
+    Ok(())
+}
+
+/// Start-up check of Kafka: the broker answers and the stage's input and dead-letter topics
+/// exist. Done first, so that a missing topic fails before anything is created in a store.
+pub fn check_kafka(
+    kafka: &redstream_common::KafkaConfig,
+    topics: &redstream_common::TopicsConfig,
+    stage: &str,
+) -> anyhow::Result<()> {
+    let names = redstream_common::TopicNames::new(&topics.prefix);
+    redstream_common::kafka::check_topics(kafka, &[&names.enriched, &names.dlq(stage)])?;
+    Ok(())
+}
+
+/// Ends the process after `main`: exit 0, or the error and its causes on one line (logged and
+/// on stderr), exit 1.
+pub fn exit(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "stopped by an error");
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
