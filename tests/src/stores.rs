@@ -15,7 +15,17 @@ use serde_json::Value;
 
 use crate::drain::TopicMessage;
 
-/// Where the stores are; defaults match `scripts/stack up`.
+/// The first entry of a comma-separated setting from the environment, or the default.
+fn first(var: &str, default: &str) -> String {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// Where the stores are: the same variables the sinks read (`REDSTREAM_SCYLLA__NODES`,
+/// `REDSTREAM_ELASTICSEARCH__URLS`), defaulting to `scripts/stack up`.
 #[derive(Debug, Clone)]
 pub struct StoreEndpoints {
     pub cql: String,
@@ -25,9 +35,8 @@ pub struct StoreEndpoints {
 impl StoreEndpoints {
     pub fn from_env() -> Self {
         Self {
-            cql: std::env::var("REDSTREAM_TEST_CQL").unwrap_or_else(|_| "127.0.0.1:9042".into()),
-            search: std::env::var("REDSTREAM_TEST_SEARCH")
-                .unwrap_or_else(|_| "http://127.0.0.1:9200".into()),
+            cql: first("REDSTREAM_SCYLLA__NODES", "127.0.0.1:9042"),
+            search: first("REDSTREAM_ELASTICSEARCH__URLS", "http://127.0.0.1:9200"),
         }
     }
 }
