@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 INPUT ?=
 
-.PHONY: demo test test-unit setup stack-up stack-down stack-status build lint fmt clean-demo
+.PHONY: demo test test-faults test-unit setup stack-up stack-down stack-status build lint fmt clean-demo
 
 ## demo: start the stack, build, run every stage on INPUT (default: a generated sample), print a summary
 demo: setup stack-up build
@@ -13,7 +13,11 @@ demo: setup stack-up build
 
 ## test: every test, against the real local stack (started if needed)
 test: setup stack-up build
-	$(CARGO) test --workspace -- --test-threads=2
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+
+## test-faults: only the fault tests (about 5 minutes; they start their own servers on other ports)
+test-faults: setup stack-up build
+	$(CARGO) test -p redstream-tests --test 'faults_*' -- --test-threads=2
 
 ## test-unit: the tests that need no running server
 test-unit:

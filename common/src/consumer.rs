@@ -23,6 +23,7 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::config::{BatchConfig, KafkaConfig};
@@ -44,7 +45,37 @@ pub struct StageContext {
     events: Mutex<Vec<RebalanceEvent>>,
 }
 
-impl ClientContext for StageContext {}
+impl ClientContext for StageContext {
+    /// librdkafka statistics (every `statistics.interval.ms`): per-partition lag of the
+    /// partitions this process fetches, and whether any broker connection is up.
+    fn stats(&self, statistics: Statistics) {
+        let brokers_up = statistics
+            .brokers
+            .values()
+            .filter(|b| b.state == "UP")
+            .count();
+        metrics::KAFKA_BROKERS_UP
+            .with_label_values(&[self.stage])
+            .set(brokers_up as i64);
+        metrics::set_kafka_connected(brokers_up > 0);
+        for (topic, stats) in &statistics.topics {
+            for (partition, p) in &stats.partitions {
+                // -1 is librdkafka's bucket for messages without a partition.
+                if *partition < 0 {
+                    continue;
+                }
+                let label = partition.to_string();
+                let labels = [self.stage, topic.as_str(), label.as_str()];
+                match partition_lag(p) {
+                    Some(lag) => metrics::CONSUMER_LAG.with_label_values(&labels).set(lag),
+                    None => {
+                        let _ = metrics::CONSUMER_LAG.remove_label_values(&labels);
+                    }
+                }
+            }
+        }
+    }
+}
 
 fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
     tpl.elements().iter().map(|e| e.partition()).collect()
@@ -81,6 +112,21 @@ impl ConsumerContext for StageContext {
     }
 }
 
+/// Lag of a partition this member owns: librdkafka's `consumer_lag` (end of the partition
+/// minus the committed offset); with nothing committed yet the group starts from the earliest
+/// offset (`auto.offset.reset`), so everything between the watermarks is behind. `None` for a
+/// partition this member does not own or whose end is not known yet.
+fn partition_lag(p: &rdkafka::statistics::Partition) -> Option<i64> {
+    if !p.desired || p.fetch_state == "none" {
+        return None;
+    }
+    if p.consumer_lag >= 0 {
+        return Some(p.consumer_lag);
+    }
+    (p.committed_offset < 0 && p.hi_offset >= 0 && p.lo_offset >= 0)
+        .then(|| p.hi_offset - p.lo_offset)
+}
+
 impl StageContext {
     fn push(&self, event: RebalanceEvent) {
         match self.events.lock() {
@@ -105,6 +151,10 @@ pub struct Batch {
     pub events: Vec<RebalanceEvent>,
 }
 
+/// How often librdkafka reports statistics, unless `kafka.client` sets
+/// `statistics.interval.ms`.
+const STATS_INTERVAL_MS: &str = "5000";
+
 /// A group member of one stage reading one topic in bounded batches.
 pub struct BatchConsumer {
     consumer: StreamConsumer<StageContext>,
@@ -125,12 +175,14 @@ impl BatchConsumer {
             stage,
             events: Mutex::new(Vec::new()),
         };
-        let consumer: StreamConsumer<StageContext> =
-            consumer_config(kafka, &format!("redstream-{stage}"), group_id)
-                .create_with_context(context)
-                .with_context(|| {
-                    format!("cannot create the {stage} consumer for {}", kafka.brokers)
-                })?;
+        let mut config = consumer_config(kafka, &format!("redstream-{stage}"), group_id);
+        if !kafka.client.contains_key("statistics.interval.ms") {
+            // Feeds the lag and broker-connection metrics (see `StageContext::stats`).
+            config.set("statistics.interval.ms", STATS_INTERVAL_MS);
+        }
+        let consumer: StreamConsumer<StageContext> = config
+            .create_with_context(context)
+            .with_context(|| format!("cannot create the {stage} consumer for {}", kafka.brokers))?;
         consumer
             .subscribe(&[topic])
             .with_context(|| format!("cannot subscribe to topic {topic}"))?;
@@ -145,6 +197,11 @@ impl BatchConsumer {
 
     pub fn topic(&self) -> &str {
         &self.topic
+    }
+
+    /// The stage name this consumer was created for (metrics label, log field).
+    pub fn stage(&self) -> &'static str {
+        self.stage
     }
 
     /// Waits for the first message (or shutdown), then gathers more until the batch is full

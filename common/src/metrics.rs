@@ -1,13 +1,19 @@
 //! Metrics every stage shares, in the process-wide Prometheus registry, and the HTTP endpoint
 //! that serves them with the health probes.
+//!
+//! Names follow the Prometheus conventions: `redstream_` prefix, counters end in `_total`,
+//! durations are in seconds (`_seconds`), sizes in bytes or items. The stage is a label (and
+//! the scrape job), so one dashboard and one set of alert rules cover every stage. The alert
+//! rules in `ops/prometheus/alerts.yml` and the dashboard in `ops/grafana/` use these names:
+//! rename one there too.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use prometheus::{
-    register_histogram_vec, register_int_counter_vec, register_int_gauge_vec, Encoder,
-    HistogramVec, IntCounterVec, IntGaugeVec, TextEncoder,
+    register_histogram_vec, register_int_counter_vec, register_int_gauge, register_int_gauge_vec,
+    Encoder, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, TextEncoder,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -94,17 +100,122 @@ pub static ASSIGNED_PARTITIONS: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
-/// Readiness as the `/readyz` probe reports it.
+/// Messages of a partition not yet consumed and committed by the stage's group, as librdkafka
+/// reports it every few seconds (`consumer_lag`: high watermark minus committed offset).
+pub static CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "redstream_consumer_lag_messages",
+        "Messages behind the partition's end, per assigned partition",
+        &["stage", "topic", "partition"]
+    )
+    .expect("metric registers once")
+});
+
+/// Kafka brokers this process holds an open connection to, from librdkafka statistics.
+pub static KAFKA_BROKERS_UP: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "redstream_kafka_brokers_up",
+        "Kafka brokers the stage is connected to",
+        &["stage"]
+    )
+    .expect("metric registers once")
+});
+
+/// Age of an item when a sink wrote it. `since="created"` counts from the item's creation on
+/// Reddit (what a reader of the store experiences; years for dump replays, hence buckets up to
+/// ten years), `since="retrieved"` from its retrieval by the producer (the pipeline's own delay
+/// for live items; for dumps, the dump's retrieval time).
+pub static END_TO_END_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "redstream_end_to_end_latency_seconds",
+        "Time from an item's creation or retrieval to its write to a store",
+        &["stage", "since"],
+        AGE_BUCKETS.to_vec()
+    )
+    .expect("metric registers once")
+});
+
+/// One second to ten years, about four buckets per decade of interest: seconds and minutes for
+/// live items, hours and days for late comments, months and years for dump replays.
+const AGE_BUCKETS: [f64; 16] = [
+    1.0,
+    5.0,
+    15.0,
+    60.0,
+    300.0,
+    900.0,
+    3_600.0,
+    6.0 * 3_600.0,
+    86_400.0,
+    7.0 * 86_400.0,
+    30.0 * 86_400.0,
+    90.0 * 86_400.0,
+    365.0 * 86_400.0,
+    2.0 * 365.0 * 86_400.0,
+    5.0 * 365.0 * 86_400.0,
+    10.0 * 365.0 * 86_400.0,
+];
+
+/// Records an item's age at write time, from its creation and from its retrieval (Unix
+/// seconds). Timestamps in the future (clock skew) count as zero.
+pub fn observe_item_age(stage: &str, created_utc: i64, retrieved_utc: i64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default();
+    for (since, at) in [("created", created_utc), ("retrieved", retrieved_utc)] {
+        if at > 0 {
+            END_TO_END_SECONDS
+                .with_label_values(&[stage, since])
+                .observe((now - at as f64).max(0.0));
+        }
+    }
+}
+
+/// 1 while `/readyz` answers 200, else 0; alerts use it to tell "up but not ready" (a store or
+/// the broker unreachable) from "down".
+pub static READY: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "redstream_ready",
+        "1 when the stage is ready (connected to Kafka and its store), else 0"
+    )
+    .expect("metric registers once")
+});
+
+/// Whether librdkafka's last statistics showed a broker connection (true until the first).
+static KAFKA_CONNECTED: AtomicBool = AtomicBool::new(true);
+
+/// Records whether the stage's Kafka client holds at least one broker connection; `/readyz`
+/// fails while it does not.
+pub fn set_kafka_connected(connected: bool) {
+    KAFKA_CONNECTED.store(connected, Ordering::Relaxed);
+    refresh_ready(None);
+}
+
+/// Readiness as the `/readyz` probe reports it: the stage says it is working (its store
+/// answers) and its Kafka client is connected.
 #[derive(Clone, Default)]
 pub struct Readiness(Arc<AtomicBool>);
+
+static STAGE_READY: AtomicBool = AtomicBool::new(false);
+
+fn refresh_ready(stage_ready: Option<bool>) {
+    if let Some(ready) = stage_ready {
+        STAGE_READY.store(ready, Ordering::Relaxed);
+    }
+    let ready = STAGE_READY.load(Ordering::Relaxed) && KAFKA_CONNECTED.load(Ordering::Relaxed);
+    READY.set(i64::from(ready));
+}
 
 impl Readiness {
     pub fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::Relaxed);
+        refresh_ready(Some(ready));
     }
 
+    /// True when the stage is ready and its Kafka client connected.
     pub fn get(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.load(Ordering::Relaxed) && KAFKA_CONNECTED.load(Ordering::Relaxed)
     }
 }
 
@@ -113,6 +224,7 @@ pub async fn serve(addr: SocketAddr, readiness: Readiness) -> anyhow::Result<()>
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         anyhow::anyhow!("cannot listen for metrics on {addr}: {e}; pick another --metrics-addr")
     })?;
+    LazyLock::force(&READY);
     tracing::info!(%addr, "metrics and health endpoints listening");
     tokio::spawn(async move {
         loop {
@@ -121,9 +233,7 @@ pub async fn serve(addr: SocketAddr, readiness: Readiness) -> anyhow::Result<()>
             };
             let readiness = readiness.clone();
             tokio::spawn(async move {
-                let mut buf = [0u8; 1024];
-                let n = stream.read(&mut buf).await.unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]);
+                let request = read_request_head(&mut stream).await;
                 let path = request.split_whitespace().nth(1).unwrap_or("/");
                 let (status, body) = match path {
                     "/metrics" => ("200 OK", render()),
@@ -147,6 +257,21 @@ pub async fn serve(addr: SocketAddr, readiness: Readiness) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The request line and headers (up to 8 KiB, 5 s): enough to route, whatever segments the
+/// client sends them in.
+async fn read_request_head(stream: &mut tokio::net::TcpStream) -> String {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while buf.len() < 8192 && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 fn render() -> String {
     let mut out = Vec::new();
     let families = prometheus::gather();
@@ -154,4 +279,47 @@ fn render() -> String {
         return String::new();
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus::core::Metric;
+
+    fn count_at_most(stage: &str, since: &str, le: f64) -> u64 {
+        let h = END_TO_END_SECONDS.with_label_values(&[stage, since]);
+        let proto = h.metric();
+        let buckets = proto.get_histogram().get_bucket();
+        buckets
+            .iter()
+            .find(|b| b.upper_bound() == le)
+            .map(|b| b.cumulative_count())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_dump_item_years_old_lands_in_a_finite_bucket_and_a_live_one_in_the_first_minute() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default();
+        let year = 365 * 86_400;
+        // A 2019 dump item retrieved in 2020, written now; a live item from 20 s ago.
+        observe_item_age("test-sink", now - 6 * year, now - 5 * year - 3_600);
+        observe_item_age("test-sink", now - 20, now - 2);
+        assert_eq!(count_at_most("test-sink", "created", 60.0), 1);
+        assert_eq!(
+            count_at_most("test-sink", "created", 10.0 * 365.0 * 86_400.0),
+            2
+        );
+        assert_eq!(count_at_most("test-sink", "retrieved", 5.0), 1);
+        assert_eq!(
+            count_at_most("test-sink", "retrieved", 5.0 * 365.0 * 86_400.0),
+            1
+        );
+        assert_eq!(
+            count_at_most("test-sink", "retrieved", 10.0 * 365.0 * 86_400.0),
+            2
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::config::{KafkaConfig, TopicsConfig};
@@ -22,6 +23,11 @@ pub struct TopicNames {
     pub enriched: String,
     /// Compacted changelog of the dedupe state (fullname -> content hash and version).
     pub dedupe_state: String,
+    /// Compacted checkpoints of the live producer: the newest fullname seen per subreddit feed.
+    pub producer_cursors: String,
+    /// Empty topic whose partitions live producer replicas share through a consumer group:
+    /// each replica follows the subreddits that hash to its partitions.
+    pub producer_coordination: String,
     prefix: String,
 }
 
@@ -41,6 +47,8 @@ impl TopicNames {
             unique: format!("{prefix}.unique"),
             enriched: format!("{prefix}.enriched"),
             dedupe_state: format!("{prefix}.dedupe-state"),
+            producer_cursors: format!("{prefix}.producer-cursors"),
+            producer_coordination: format!("{prefix}.producer-coordination"),
             prefix: prefix.to_string(),
         }
     }
@@ -54,6 +62,10 @@ impl TopicNames {
         DLQ_STAGES.iter().map(|s| self.dlq(s)).collect()
     }
 }
+
+/// Partitions of `{prefix}.producer-coordination`: the most live producer replicas that can
+/// share the work.
+pub const COORDINATION_PARTITIONS: i32 = 12;
 
 struct Spec {
     name: String,
@@ -82,6 +94,23 @@ fn specs(cfg: &TopicsConfig) -> Vec<Spec> {
             ("cleanup.policy", "compact".into()),
             ("min.cleanable.dirty.ratio", "0.1".into()),
             ("segment.ms", "3600000".into()),
+        ],
+    });
+    specs.push(Spec {
+        name: names.producer_cursors.clone(),
+        partitions: 1,
+        config: vec![
+            ("cleanup.policy", "compact".into()),
+            ("min.cleanable.dirty.ratio", "0.1".into()),
+            ("segment.ms", "3600000".into()),
+        ],
+    });
+    specs.push(Spec {
+        name: names.producer_coordination.clone(),
+        partitions: COORDINATION_PARTITIONS,
+        config: vec![
+            ("cleanup.policy", "delete".into()),
+            ("retention.ms", "3600000".into()),
         ],
     });
     for dlq in names.all_dlqs() {
@@ -143,7 +172,53 @@ pub async fn ensure_topics(kafka: &KafkaConfig, cfg: &TopicsConfig) -> anyhow::R
             Err((name, code)) => bail!("cannot create topic {name} on {}: {code}", kafka.brokers),
         }
     }
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    wait_for_leaders(kafka, &names, Duration::from_secs(30)).await?;
     Ok(created)
+}
+
+/// Waits until every partition of `topics` has a leader: a topic that was just created is not
+/// usable at once, and a stage started right after `topics` would otherwise fail its first
+/// metadata or watermark request (NotLeaderForPartition).
+async fn wait_for_leaders(
+    kafka: &KafkaConfig,
+    topics: &[String],
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let probe: BaseConsumer = client_config(kafka, "redstream-admin")
+        .create()
+        .with_context(|| format!("cannot create a Kafka client for {}", kafka.brokers))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let metadata = probe
+            .fetch_metadata(None, Duration::from_secs(10))
+            .with_context(|| format!("cannot read metadata from Kafka at {}", kafka.brokers))?;
+        let waiting: Vec<&str> = topics
+            .iter()
+            .map(String::as_str)
+            .filter(|name| {
+                let topic = metadata.topics().iter().find(|t| t.name() == *name);
+                !topic.is_some_and(|t| {
+                    !t.partitions().is_empty()
+                        && t.error().is_none()
+                        && t.partitions()
+                            .iter()
+                            .all(|p| p.leader() >= 0 && p.error().is_none())
+                })
+            })
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "topics {waiting:?} have partitions without a leader on {} after {timeout:?}; \
+                 check the broker log",
+                kafka.brokers
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Deletes every topic of a prefix (used by the demo to start from empty topics).

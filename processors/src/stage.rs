@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::message::OwnedMessage;
 use redstream_common::metrics::Readiness;
-use redstream_common::{BatchConsumer, KafkaConfig, RebalanceEvent, Shutdown};
+use redstream_common::{telemetry, BatchConsumer, KafkaConfig, RebalanceEvent, Shutdown};
+use tracing::Instrument;
 
 /// What a stage does with what [`BatchConsumer`] hands it.
 pub trait BatchHandler {
@@ -52,9 +53,13 @@ async fn run_batches<H: BatchHandler>(
             continue;
         }
 
-        handler.handle(&batch.messages).await?;
+        let span = telemetry::batch_span(consumer.stage(), consumer.topic(), &batch.messages);
+        handler
+            .handle(&batch.messages)
+            .instrument(span.clone())
+            .await?;
 
-        consumer.commit(&batch.messages);
+        span.in_scope(|| consumer.commit(&batch.messages));
     }
     Ok(())
 }

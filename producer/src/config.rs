@@ -1,8 +1,11 @@
-//! The producer's configuration: the shared `[kafka]` and `[topics]` sections plus `[replay]`.
+//! The producer's configuration: the shared `[kafka]` and `[topics]` sections plus `[replay]`
+//! and `[live]`.
 //! Other sections of a shared config file (`[scylla]`, `[elasticsearch]`, ...) are ignored, so
 //! one file can serve every stage.
 
 use redstream_common::{KafkaConfig, TopicsConfig};
+
+pub use crate::live::config::LiveConfig;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -11,6 +14,7 @@ pub struct ProducerConfig {
     pub kafka: KafkaConfig,
     pub topics: TopicsConfig,
     pub replay: ReplayConfig,
+    pub live: LiveConfig,
 }
 
 /// Tuning of `redstream-producer replay`.

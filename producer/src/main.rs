@@ -1,16 +1,20 @@
 //! `redstream-producer`: the entry point of the pipeline.
 //!
 //! - `topics` creates (or deletes) every topic of a prefix: `{prefix}.raw`, `.unique`,
-//!   `.enriched`, `.dedupe-state` and one `.dlq.<stage>` per stage.
+//!   `.enriched`, `.dedupe-state`, `.producer-cursors`, `.producer-coordination` and one
+//!   `.dlq.<stage>` per stage.
 //! - `replay` reads NDJSON dump files (plain or zstd), normalizes each line into a post or a
 //!   comment and publishes it to `{prefix}.raw`, keyed by fullname; lines that are not items go
 //!   to `{prefix}.dlq.producer` with the reason, the file and the line number.
+//! - `live` follows subreddits on the Reddit API and publishes what is new the same way
+//!   (docs/live.md).
 //!
 //! Replays are idempotent downstream: an item's version is derived from the line itself (its
 //! `retrieved_on`, else the file's modification time) and its line number, so replaying a file
 //! again yields the same versions, which dedupe drops and the stores ignore.
 
 mod config;
+mod live;
 mod replay;
 mod topics;
 
@@ -49,7 +53,8 @@ enum Command {
     /// Create every topic of the configured prefix (or delete them with --delete).
     ///
     /// Creates {prefix}.raw, .unique, .enriched (data, `topics.partitions` partitions),
-    /// .dedupe-state (compacted) and .dlq.<stage> for each stage. Topics that already exist are
+    /// .dedupe-state (compacted), .producer-cursors (compacted), .producer-coordination and
+    /// .dlq.<stage> for each stage. Topics that already exist are
     /// left alone, so running it twice is harmless.
     Topics(topics::TopicsArgs),
 
@@ -62,6 +67,15 @@ enum Command {
     /// delivery failed or a file could not be read to its end, 130 when interrupted by Ctrl-C
     /// or SIGTERM (what was read is flushed first).
     Replay(replay::ReplayArgs),
+
+    /// Follow subreddits on the Reddit API and publish new posts and comments to {prefix}.raw.
+    ///
+    /// Settings live in the [live] section (docs/live.md): the API and token URLs, the
+    /// User-Agent, the subreddits and the credentials. Cursors are checkpointed in
+    /// {prefix}.producer-cursors, so a restart resumes where the last run stopped. Exit status:
+    /// 0 after live.max_rounds rounds (when set), 1 on a fatal error or when a poll of such a
+    /// run failed, 130 on Ctrl-C or SIGTERM.
+    Live(live::LiveArgs),
 }
 
 #[tokio::main]
@@ -86,6 +100,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map(|()| ExitCode::SUCCESS),
         Command::Replay(args) => {
             let outcome = replay::run(&config, &args).await?;
+            Ok(match outcome {
+                replay::Outcome::Complete => ExitCode::SUCCESS,
+                replay::Outcome::Failed => ExitCode::FAILURE,
+                replay::Outcome::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+            })
+        }
+        Command::Live(args) => {
+            let outcome = live::run(&config, &args).await?;
             Ok(match outcome {
                 replay::Outcome::Complete => ExitCode::SUCCESS,
                 replay::Outcome::Failed => ExitCode::FAILURE,

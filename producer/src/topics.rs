@@ -27,6 +27,8 @@ fn all_names(prefix: &str) -> Vec<String> {
         names.unique.clone(),
         names.enriched.clone(),
         names.dedupe_state.clone(),
+        names.producer_cursors.clone(),
+        names.producer_coordination.clone(),
     ];
     all.extend(names.all_dlqs());
     all

@@ -14,6 +14,12 @@ pub struct BackoffConfig {
     pub initial_ms: u64,
     /// Longest delay between two attempts, however long the store stays down.
     pub max_ms: u64,
+    /// How many times one item the store answered for with a passing refusal (a `429` or
+    /// `503` for that item inside a `_bulk` answer) is written again before it is
+    /// dead-lettered (`retries_exhausted`), so that one item cannot hold its partition
+    /// forever. `0` retries without limit. A store that does not answer at all is retried
+    /// without limit whatever this says: nothing is lost while it is down.
+    pub max_item_retries: u32,
 }
 
 impl Default for BackoffConfig {
@@ -21,6 +27,7 @@ impl Default for BackoffConfig {
         Self {
             initial_ms: 200,
             max_ms: 30_000,
+            max_item_retries: 10,
         }
     }
 }
@@ -108,6 +115,7 @@ mod tests {
         let mut backoff = Backoff::new(BackoffConfig {
             initial_ms: 100,
             max_ms: 1_000,
+            max_item_retries: 0,
         });
         let delays: Vec<Duration> = (0..10).map(|_| backoff.next_delay()).collect();
 

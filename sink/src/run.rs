@@ -7,7 +7,10 @@
 //! 3. write the items to the store. Items the store refuses for good become dead letters
 //!    (`rejected`, `too_large`) carrying the store's reason; items that failed for a passing
 //!    reason (store down, timeouts, throttling) are written again after a capped, jittered
-//!    backoff, for as long as it takes: the batch is never dropped and never committed early;
+//!    backoff, for as long as it takes: the batch is never dropped and never committed early.
+//!    One exception keeps a partition from being held forever by one item: an item the store
+//!    answered for with a passing refusal (`429` for that item in a `_bulk` answer) is retried
+//!    at most `backoff.max_item_retries` times, then dead-lettered as `retries_exhausted`;
 //! 4. send the dead letters (awaited, retried the same way while Kafka is unreachable);
 //! 5. commit the batch's offsets.
 //!
@@ -20,8 +23,11 @@ use std::time::{Duration, Instant};
 
 use rdkafka::message::{Message, OwnedMessage};
 use redstream_common::metrics::{self, Readiness};
-use redstream_common::{BatchConsumer, DeadLetter, DeadLetterSink, DeadLetterSource, Shutdown};
+use redstream_common::{
+    telemetry, BatchConsumer, DeadLetter, DeadLetterSink, DeadLetterSource, Shutdown,
+};
 use redstream_schemas::{Codec, CodecError, EnrichedItem};
+use tracing::Instrument;
 
 use crate::retry::{Backoff, BackoffConfig, WarnLimiter};
 
@@ -34,8 +40,12 @@ pub enum Outcome {
     Stale,
     /// The store refuses the item for good; it goes to the dead-letter topic.
     Rejected { kind: &'static str, reason: String },
-    /// A passing failure; the item is written again after a backoff.
+    /// A passing failure; the item is written again after a backoff, for as long as it takes.
     Retry { reason: String },
+    /// The store answered for this very item with a passing refusal (throttled, shard busy):
+    /// written again after a backoff, at most `backoff.max_item_retries` times, then
+    /// dead-lettered (`retries_exhausted`) so that it cannot hold its partition forever.
+    RetryItem { reason: String },
 }
 
 /// A place the sink writes enriched items to.
@@ -85,8 +95,13 @@ impl<S: Store> SinkLoop<'_, S> {
             if batch.messages.is_empty() {
                 continue;
             }
-            match self.handle(&batch.messages, shutdown).await {
-                Ok(()) => self.consumer.commit(&batch.messages),
+            let span = telemetry::batch_span(S::STAGE, self.consumer.topic(), &batch.messages);
+            let handled = self
+                .handle(&batch.messages, shutdown)
+                .instrument(span.clone())
+                .await;
+            match handled {
+                Ok(()) => span.in_scope(|| self.consumer.commit(&batch.messages)),
                 Err(Interrupted) => {
                     tracing::warn!(
                         stage = S::STAGE,
@@ -116,7 +131,7 @@ impl<S: Store> SinkLoop<'_, S> {
             match message.payload() {
                 None => letters.push((index, "decode", "message has no value".to_string())),
                 Some(bytes) => match self.codec.decode_enriched(bytes) {
-                    Ok(item) => items.push((index, item)),
+                    Ok(item) => items.push((index, crate::deletion::finalize(item))),
                     Err(e) => letters.push((index, codec_error_kind(&e), e.to_string())),
                 },
             }
@@ -141,6 +156,9 @@ impl<S: Store> SinkLoop<'_, S> {
     ) -> Result<Vec<(usize, &'static str, String)>, Interrupted> {
         let mut refused = Vec::new();
         let mut pending: Vec<usize> = (0..items.len()).collect();
+        // Per item: how often the store refused it for a passing reason.
+        let mut item_retries: Vec<u32> = vec![0; items.len()];
+        let max_item_retries = self.backoff.max_item_retries;
         let mut backoff = Backoff::new(self.backoff);
         let mut limiter = WarnLimiter::new(WARN_EVERY);
 
@@ -165,6 +183,8 @@ impl<S: Store> SinkLoop<'_, S> {
                         metrics::ITEMS_OUT
                             .with_label_values(&[S::STAGE, "written"])
                             .inc();
+                        let (created, retrieved) = item_times(&items[k].1);
+                        metrics::observe_item_age(S::STAGE, created, retrieved);
                     }
                     Outcome::Stale => {
                         progressed = true;
@@ -179,6 +199,22 @@ impl<S: Store> SinkLoop<'_, S> {
                     Outcome::Retry { reason } => {
                         again.push(k);
                         last_reason = reason;
+                    }
+                    Outcome::RetryItem { reason } => {
+                        item_retries[k] += 1;
+                        if max_item_retries > 0 && item_retries[k] > max_item_retries {
+                            refused.push((
+                                items[k].0,
+                                "retries_exhausted",
+                                format!(
+                                    "gave up after {max_item_retries} retries (backoff.\
+                                     max_item_retries); last refusal: {reason}"
+                                ),
+                            ));
+                        } else {
+                            again.push(k);
+                            last_reason = reason;
+                        }
                     }
                 }
             }
@@ -265,6 +301,14 @@ impl<S: Store> SinkLoop<'_, S> {
                 _ = shutdown.wait() => return Err(Interrupted),
             }
         }
+    }
+}
+
+/// When an item was created on Reddit and retrieved by the producer (Unix seconds).
+fn item_times(item: &EnrichedItem) -> (i64, i64) {
+    match item {
+        EnrichedItem::Post(p) => (p.post.created_utc, p.post.retrieved_utc),
+        EnrichedItem::Comment(c) => (c.comment.created_utc, c.comment.retrieved_utc),
     }
 }
 

@@ -221,7 +221,14 @@ async fn elasticsearch_sink_indexes_versions_replays_and_dead_letters() {
         "nor any comment"
     );
     // t3_p0 at V1 and the older one again are stale; the rest rewrote identical versions.
-    assert_eq!(sink.metric(stale), 3.0);
+    // The marker can be visible a moment before the batch's outcomes are counted: poll.
+    let port = sink.metrics_port;
+    let stale_seen = wait_for(&mut sink, "3 stale items counted", || async move {
+        let seen = metric_at(port, stale);
+        (seen >= 3.0).then_some(seen)
+    })
+    .await;
+    assert_eq!(stale_seen, 3.0);
 
     // Dead letters: junk and the nanosecond post, each twice, with OpenSearch's reason.
     let letters = read_topic(

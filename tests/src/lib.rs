@@ -4,8 +4,12 @@
 
 pub mod drain;
 pub mod expect;
+pub mod faults;
+pub mod ops;
+pub mod perf;
 pub mod processes;
 pub mod run;
 pub mod sample;
+pub mod search_proxy;
 pub mod stack;
 pub mod stores;

@@ -250,6 +250,83 @@ pub fn generate(seed: u64, posts: usize, comments_per_post: usize) -> (Vec<Strin
     (lines, stats)
 }
 
+/// [`generate`], with every item line widened to the field set of the real dumps in
+/// `shared/data/reddit/dumps` (the 2015 comment dumps carry 21 fields, submissions 40 and
+/// more): the extra fields are ones the pipeline ignores, so this changes what the producer
+/// parses and what kcat moves, not what lands in the stores. Same seed, same lines.
+pub fn generate_dump_shaped(
+    seed: u64,
+    posts: usize,
+    comments_per_post: usize,
+) -> (Vec<String>, SampleStats) {
+    let (lines, stats) = generate(seed, posts, comments_per_post);
+    let lines = lines
+        .into_iter()
+        .map(|line| match serde_json::from_str::<Value>(&line) {
+            Ok(Value::Object(mut fields)) if fields.contains_key("id") => {
+                let score = fields.get("score").cloned().unwrap_or(Value::from(0));
+                let is_post = fields.contains_key("title");
+                let common = json!({
+                    "archived": true,
+                    "author_flair_css_class": null,
+                    "author_flair_text": null,
+                    "distinguished": null,
+                    "downs": 0,
+                    "gilded": 0,
+                    "score_hidden": false,
+                    "ups": score,
+                });
+                if let Value::Object(extra) = common {
+                    fields.extend(extra);
+                }
+                if is_post {
+                    let id = fields
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let subreddit = fields
+                        .get("subreddit")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string();
+                    let extra = json!({
+                        "domain": format!("self.{subreddit}"),
+                        "permalink": format!("/r/{subreddit}/comments/{id}/"),
+                        "thumbnail": "self",
+                        "thumbnail_height": null,
+                        "thumbnail_width": null,
+                        "hide_score": false,
+                        "link_flair_css_class": null,
+                        "link_flair_text": null,
+                        "media": null,
+                        "media_embed": {},
+                        "secure_media": null,
+                        "secure_media_embed": {},
+                        "stickied": false,
+                        "locked": false,
+                        "spoiler": false,
+                        "contest_mode": false,
+                        "quarantine": false,
+                        "num_crossposts": 0,
+                        "subreddit_type": "public",
+                        "subreddit_name_prefixed": format!("r/{subreddit}"),
+                        "whitelist_status": "all_ads",
+                        "author_flair_richtext": [],
+                        "link_flair_richtext": [],
+                    });
+                    if let Value::Object(extra) = extra {
+                        fields.extend(extra);
+                    }
+                }
+                Value::Object(fields).to_string()
+            }
+            _ => line,
+        })
+        .collect();
+    (lines, stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +340,24 @@ mod tests {
         assert_eq!(sa.distinct_comments, 60);
         assert_eq!(sa.malformed, 2);
         assert!(sa.lines > 20 + 60 + 2, "repeats and updates are present");
+    }
+
+    #[test]
+    fn dump_shaped_lines_are_wider_and_still_items() {
+        let (plain, _) = generate(7, 20, 3);
+        let (wide, stats) = generate_dump_shaped(7, 20, 3);
+        assert_eq!(plain.len(), wide.len());
+        let bytes = |v: &[String]| v.iter().map(String::len).sum::<usize>();
+        assert!(bytes(&wide) > bytes(&plain) * 3 / 2, "wider lines");
+        let origin = redstream_schemas::SnapshotOrigin {
+            fallback_retrieved_utc: 1,
+            line_no: 1,
+        };
+        let items = wide
+            .iter()
+            .filter(|l| redstream_schemas::normalize_line(l.as_bytes(), &origin).is_ok())
+            .count();
+        assert_eq!(items, stats.lines - stats.malformed);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Puts the enrichers together: one raw item in, one enriched item out.
 
+use std::borrow::Cow;
+
 use redstream_schemas::{
     ContentState, EnrichedComment, EnrichedItem, EnrichedPost, Enrichment, Item,
 };
@@ -51,12 +53,13 @@ impl Enricher {
         }
         let on = self.enabled;
 
-        let (markdown, post_url) = match item {
+        // A comment's body is enriched in place; only a post needs its title and text joined.
+        let (markdown, post_url): (Cow<'_, str>, _) = match item {
             Item::Post(p) => (
-                format!("{}\n{}", p.title, p.selftext),
+                Cow::Owned(format!("{}\n{}", p.title, p.selftext)),
                 p.url.as_deref().filter(|_| !p.is_self),
             ),
-            Item::Comment(c) => (c.body.clone(), None),
+            Item::Comment(c) => (Cow::Borrowed(c.body.as_str()), None),
         };
 
         if on.links {

@@ -12,6 +12,7 @@
 //!
 //! Exclamation marks (up to four) push the total further in its own direction.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -41,8 +42,9 @@ static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| Lexicon {
     symbols: SYMBOLS.iter().copied().collect(),
 });
 
-struct Token {
-    word: String,
+struct Token<'a> {
+    /// Lowercased, curly apostrophes made straight; borrowed from the text when it already is.
+    word: Cow<'a, str>,
     shouted: bool,
     valence: f32,
 }
@@ -70,7 +72,7 @@ pub fn score(plain: &str) -> f64 {
 
         for (distance, weight) in [(1usize, 1.0f32), (2, 0.5)] {
             if let Some(prev) = i.checked_sub(distance).map(|j| &tokens[j]) {
-                if let Some(boost) = lexicon.intensifiers.get(prev.word.as_str()) {
+                if let Some(boost) = lexicon.intensifiers.get(prev.word.as_ref()) {
                     v += sign * boost * weight * v.abs().max(1.0);
                 }
             }
@@ -104,13 +106,30 @@ fn is_negation(word: &str) -> bool {
     NEGATIONS.contains(&word) || word.ends_with("n't")
 }
 
-fn tokenize(plain: &str, lexicon: &Lexicon) -> Vec<Token> {
+/// The word as the lexicon spells it. Most words already are lowercase with straight
+/// apostrophes, and are borrowed rather than copied (twice) per word.
+fn lexicon_form(trimmed: &str) -> Cow<'_, str> {
+    let changes = |c: char| {
+        if c.is_ascii() {
+            c.is_ascii_uppercase()
+        } else {
+            c == '’' || !c.to_lowercase().eq(std::iter::once(c))
+        }
+    };
+    if trimmed.chars().any(changes) {
+        Cow::Owned(trimmed.replace('’', "'").to_lowercase())
+    } else {
+        Cow::Borrowed(trimmed)
+    }
+}
+
+fn tokenize<'a>(plain: &'a str, lexicon: &Lexicon) -> Vec<Token<'a>> {
     plain
         .split_whitespace()
         .filter_map(|raw| {
             if let Some(v) = lexicon.symbols.get(raw) {
                 return Some(Token {
-                    word: String::new(),
+                    word: Cow::Borrowed(""),
                     shouted: false,
                     valence: *v,
                 });
@@ -120,11 +139,11 @@ fn tokenize(plain: &str, lexicon: &Lexicon) -> Vec<Token> {
             if trimmed.is_empty() {
                 return None;
             }
-            let word = trimmed.replace('’', "'").to_lowercase();
+            let word = lexicon_form(trimmed);
             let shouted = trimmed.chars().count() > 1
                 && trimmed.chars().all(|c| !c.is_lowercase())
                 && trimmed.chars().any(char::is_uppercase);
-            let valence = lexicon.words.get(word.as_str()).copied().unwrap_or(0.0);
+            let valence = lexicon.words.get(word.as_ref()).copied().unwrap_or(0.0);
             Some(Token {
                 word,
                 shouted,

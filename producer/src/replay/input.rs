@@ -36,6 +36,17 @@ pub struct Input {
 }
 
 impl Input {
+    /// The live producer's stand-in for a file: it publishes through the same `Publisher`,
+    /// and `label` names the source in dead letters and progress lines.
+    pub fn live(label: &str) -> Self {
+        Self {
+            path: PathBuf::from(label),
+            compression: Compression::Plain,
+            mtime: 0,
+            size: 0,
+        }
+    }
+
     /// Checks that `path` is a readable plain or zstd file and reads its metadata.
     pub fn inspect(path: &Path) -> anyhow::Result<Self> {
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());

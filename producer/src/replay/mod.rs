@@ -11,10 +11,10 @@
 //! to the idempotent producer without awaiting each one and collects acknowledgements in bulk
 //! ([`publish`]).
 
-mod input;
-mod publish;
+pub(crate) mod input;
+pub(crate) mod publish;
 mod reader;
-mod report;
+pub(crate) mod report;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -9,7 +9,8 @@
 //! A Kafka batch (bounded in items, bytes and wait by `[batch]`) is split into `_bulk`
 //! requests of at most `bulk_max_actions` actions and `bulk_max_bytes` bytes, each bounded in
 //! time by `request_timeout_ms`. A `200` answer still says, item by item, what happened:
-//! `429` and `503` items are retried, other failures are dead-lettered with the cluster's
+//! `429` and `503` items are retried (at most `backoff.max_item_retries` times, then
+//! dead-lettered as `retries_exhausted`), other failures are dead-lettered with the cluster's
 //! reason. A failed request as a whole (`429`, `5xx`, no connection) retries every item in it.
 
 use std::ops::Range;
@@ -110,8 +111,13 @@ fn item_outcome(item: &Value) -> Outcome {
     match status {
         200..=299 => Outcome::Written,
         409 if error["type"] == "version_conflict_engine_exception" => Outcome::Stale,
-        429 | 503 => Outcome::Retry {
-            reason: format!("{status} {}", describe(error)),
+        429 | 503 => Outcome::RetryItem {
+            reason: format!(
+                "index {} answered {status} for document {}: {}",
+                result["_index"].as_str().unwrap_or("?"),
+                result["_id"].as_str().unwrap_or("?"),
+                describe(error)
+            ),
         },
         _ => Outcome::Rejected {
             kind: "rejected",
@@ -399,7 +405,9 @@ mod tests {
         let outcomes = parse_items(body, 4).expect("parses");
         assert_eq!(outcomes[0], Outcome::Written);
         assert_eq!(outcomes[1], Outcome::Stale);
-        assert!(matches!(&outcomes[2], Outcome::Retry { reason } if reason.contains("queue full")));
+        assert!(
+            matches!(&outcomes[2], Outcome::RetryItem { reason } if reason.contains("queue full"))
+        );
         match &outcomes[3] {
             Outcome::Rejected { kind, reason } => {
                 assert_eq!(*kind, "rejected");

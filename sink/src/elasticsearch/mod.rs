@@ -45,7 +45,12 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Address of the /metrics, /healthz and /readyz endpoints.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9104")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9104",
+        env = "REDSTREAM_METRICS_ADDR"
+    )]
     pub metrics_addr: SocketAddr,
 
     /// Write the index templates, create the indices, check the topics, then exit.

@@ -42,7 +42,12 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Address of the /metrics, /healthz and /readyz endpoints.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9103")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:9103",
+        env = "REDSTREAM_METRICS_ADDR"
+    )]
     pub metrics_addr: SocketAddr,
 
     /// Create the keyspace and tables, check the topics, then exit without consuming.

@@ -1,0 +1,90 @@
+//! `cargo bench -p redstream-processors --bench enrich`: CPU per item of each enricher on real
+//! comments and submissions (the dumps in `shared/data/reddit/dumps`, read by path).
+//!
+//! Each enricher runs alone and its cost is reported above the all-off run (which still
+//! builds the empty enrichment); `all` is every enricher together, as the stage runs them.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use redstream_processors::config::EnrichersConfig;
+use redstream_processors::enrich::enricher::Enricher;
+use redstream_schemas::{normalize_line, Item, SnapshotOrigin};
+
+const DUMPS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/reddit/dumps"
+);
+
+fn load(file: &str) -> Vec<Item> {
+    let path = format!("{DUMPS}/{file}");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e}; the benches need the shared data"));
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let origin = SnapshotOrigin {
+                fallback_retrieved_utc: 1_700_000_000,
+                line_no: i as u64 + 1,
+            };
+            normalize_line(l.as_bytes(), &origin).ok()
+        })
+        .collect()
+}
+
+fn micros_per_item(enabled: EnrichersConfig, items: &[Item]) -> f64 {
+    let enricher = Enricher::new(enabled);
+    for item in items.iter().take(100) {
+        black_box(enricher.enrichment(item));
+    }
+    let started = Instant::now();
+    let mut done = 0usize;
+    while done == 0 || started.elapsed().as_secs_f64() < 0.5 {
+        for item in items {
+            black_box(enricher.enrichment(black_box(item)));
+        }
+        done += items.len();
+    }
+    started.elapsed().as_secs_f64() * 1e6 / done as f64
+}
+
+fn main() {
+    for (label, file) in [
+        ("2015 comments", "pushshift_RC_2015-01_sample.ndjson"),
+        ("API submissions", "api_submissions.ndjson"),
+    ] {
+        let items = load(file);
+        let off = EnrichersConfig::all_off();
+        let base = micros_per_item(off, &items);
+        println!(
+            "{label}: {} items; all-off run {base:.2} µs/item",
+            items.len()
+        );
+        let cases: [(&str, EnrichersConfig); 5] = [
+            ("text", EnrichersConfig { text: true, ..off }),
+            ("links", EnrichersConfig { links: true, ..off }),
+            (
+                "language",
+                EnrichersConfig {
+                    language: true,
+                    ..off
+                },
+            ),
+            (
+                "sentiment",
+                EnrichersConfig {
+                    sentiment: true,
+                    ..off
+                },
+            ),
+            ("all", EnrichersConfig::default()),
+        ];
+        for (name, cfg) in cases {
+            let us = micros_per_item(cfg, &items) - base;
+            println!(
+                "  {name:<10} {us:>8.2} µs/item {:>12.0} items/s per core",
+                1e6 / us.max(1e-9)
+            );
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Rebalances with data in flight: every processor and sink runs as two instances of one
+//! consumer group, a third instance of each joins mid-stream, then one of the first two
+//! leaves (SIGTERM), then another dies (`kill -9`). The result is the same as with one
+//! instance: both stores hold exactly the distinct items, and dedupe passed each change once
+//! (plus at most one batch again for the instance that died).
+//! Runs against the shared default stack: only our own stage processes come and go.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use redstream_tests::drain::{group_lag, topic_count};
+use redstream_tests::expect::Expected;
+use redstream_tests::faults::{committed_total, distinct_changes, start_stage, wait_until};
+use redstream_tests::processes::Stage;
+use redstream_tests::run::{Pipeline, RunNames, STAGES};
+use redstream_tests::stack::require_stack;
+use redstream_tests::stores::{count_stores, StoreEndpoints};
+
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
+const BATCH: i64 = 20;
+
+fn dump(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/reddit/dumps")
+        .join(name)
+}
+
+#[test]
+fn members_joining_and_leaving_mid_stream_change_nothing() {
+    if !require_stack("members_joining_and_leaving_mid_stream_change_nothing") {
+        return;
+    }
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let run = RunNames::fresh(
+        "faults-rebalance",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults"),
+    )
+    .expect("run folder");
+    let files: Vec<PathBuf> = [
+        "pushshift_multi_era_submissions.ndjson",
+        "pushshift_multi_era_comments.ndjson",
+        "pushshift_RC_2015-01_sample.ndjson",
+        "api_comments.ndjson",
+        "api_submissions.ndjson",
+    ]
+    .iter()
+    .map(|f| dump(f))
+    .collect();
+    let mut expected = Expected::default();
+    for f in &files {
+        expected.add_file(f).expect("expected state");
+    }
+    let changes = distinct_changes(&files).expect("distinct changes");
+
+    let config = run.dir.join("stages.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\
+             \"heartbeat.interval.ms\" = \"1000\"\n\n[batch]\nmax_items = {BATCH}\n"
+        ),
+    )
+    .expect("stage config");
+    let env = vec![("REDSTREAM_CONFIG".to_string(), config.display().to_string())];
+    run.producer(&["topics"]).expect("topics created");
+
+    // Two instances of each stage: stages[2 * i] and stages[2 * i + 1].
+    let mut port = 19_951u16;
+    let mut start = |name: &str, n: usize| -> Stage {
+        port += 1;
+        start_stage(&run, name, &format!("{name}-{n}"), port, &env).expect("start")
+    };
+    let mut stages = Vec::new();
+    for (name, _) in STAGES {
+        stages.push(start(name, 1));
+        stages.push(start(name, 2));
+    }
+    let mut pipeline = Pipeline { stages };
+
+    let replay = |file: &Path| {
+        run.producer(&["replay", &file.display().to_string()])
+            .expect("replay runs")
+    };
+    let groups = run.groups();
+    let mid_stream = |pipeline: &mut Pipeline, floor: &[i64]| {
+        // Every group has made progress on the new data and still has some left... or the
+        // fastest ones are done already: waiting for the slowest is enough.
+        let sinks = &groups[2];
+        wait_until(
+            "the sinks caught mid-stream",
+            Duration::from_secs(120),
+            || {
+                pipeline.check_alive()?;
+                Ok(group_lag(&run.brokers, sinks)? > 0
+                    && committed_total(&run.brokers, sinks)? > floor[2])
+            },
+        )
+        .expect("mid-stream");
+    };
+    let floors = |groups: &[redstream_tests::drain::GroupInput]| -> Vec<i64> {
+        groups
+            .iter()
+            .map(|g| committed_total(&run.brokers, g).expect("offsets"))
+            .collect()
+    };
+
+    replay(&files[0]);
+    replay(&files[1]);
+
+    // A third member of every group joins mid-stream.
+    let floor = floors(&groups);
+    replay(&files[2]);
+    mid_stream(&mut pipeline, &floor);
+    for (name, _) in STAGES {
+        pipeline.stages.push(start(name, 3));
+    }
+
+    // One of the first two leaves cleanly mid-stream.
+    let floor = floors(&groups);
+    replay(&files[3]);
+    mid_stream(&mut pipeline, &floor);
+    for i in 0..STAGES.len() {
+        let status = pipeline.stages[2 * i].stop(Duration::from_secs(30));
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{} left with {status:?}",
+            pipeline.stages[2 * i].name
+        );
+    }
+
+    // Another dies mid-stream.
+    let floor = floors(&groups);
+    replay(&files[4]);
+    mid_stream(&mut pipeline, &floor);
+    for i in 0..STAGES.len() {
+        pipeline.stages[2 * i + 1].kill();
+    }
+
+    pipeline
+        .wait_drained(&run, DRAIN_TIMEOUT)
+        .expect("the remaining members drain");
+
+    let counts = rt
+        .block_on(count_stores(
+            &StoreEndpoints::from_env(),
+            &run.keyspace,
+            &run.index_prefix,
+        ))
+        .expect("stores answer");
+    assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
+    assert_eq!(
+        counts.scylla_comments,
+        expected.comments(),
+        "comments in Cassandra"
+    );
+    assert_eq!(
+        counts.es_posts,
+        expected.posts(),
+        "posts in the search store"
+    );
+    assert_eq!(
+        counts.es_comments,
+        expected.comments(),
+        "comments in the search store"
+    );
+
+    let unique = topic_count(&run.brokers, &run.topic("unique")).expect("unique");
+    eprintln!("unique {unique} for {changes} distinct changes");
+    assert!(
+        (changes..=changes + BATCH).contains(&unique),
+        "unique holds {unique} records for {changes} distinct changes"
+    );
+    for stage in ["dedupe", "enrich", "sink-scylla", "sink-elasticsearch"] {
+        let topic = run.topic(&format!("dlq.{stage}"));
+        assert_eq!(
+            topic_count(&run.brokers, &topic).expect("dlq"),
+            0,
+            "{stage} DLQ"
+        );
+    }
+
+    // Killed members are gone already; the rest leave cleanly.
+    pipeline.stages.retain_mut(|s| s.pid().is_some());
+    pipeline
+        .stop()
+        .expect("the remaining members exit 0 on SIGTERM");
+}
