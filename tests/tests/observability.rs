@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use redstream_tests::faults::inject;
 use redstream_tests::ops::{free_port, http_get, ops_dir, tool, wait_topics, Daemon, Webhook};
 use redstream_tests::processes::Stage;
-use redstream_tests::run::RunNames;
+use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
 
 fn run_root() -> PathBuf {
@@ -505,4 +505,88 @@ fn systemd_failure_hook_posts_to_the_webhook() {
             assert!(text.contains(line), "{unit} lacks {line}");
         }
     }
+}
+
+/// Real Prometheus scrapes every long-running stage of a running pipeline while a sample flows
+/// through it, and sees each one up and counting the items it read.
+#[test]
+fn prometheus_scrapes_every_stage_of_a_running_pipeline() {
+    if !require_stack("prometheus_scrapes_every_stage_of_a_running_pipeline") {
+        return;
+    }
+    let prometheus_bin = tool("prometheus", "prometheus").unwrap_or_else(|e| panic!("{e:#}"));
+    let run = RunNames::fresh("obs-all", &run_root()).expect("run folder");
+    run.producer(&["topics"]).expect("topics are created");
+
+    // Pipeline::start puts stage i on metrics port base + 1 + i.
+    const BASE: u16 = 19_300;
+    let mut pipeline = Pipeline::start(&run, BASE).expect("stages start");
+    let targets: Vec<(String, String)> = STAGES
+        .iter()
+        .enumerate()
+        .map(|(i, (_, binary))| {
+            (
+                binary.to_string(),
+                format!("127.0.0.1:{}", BASE + 1 + i as u16),
+            )
+        })
+        .collect();
+    let jobs: String = targets
+        .iter()
+        .map(|(job, target)| {
+            format!(
+                "  - job_name: {job}\n    scrape_timeout: 1s\n    \
+                 static_configs: [{{ targets: [\"{target}\"] }}]\n"
+            )
+        })
+        .collect();
+    let prometheus_addr = format!("127.0.0.1:{}", free_port().expect("port"));
+    let prom_dir = run.dir.join("prometheus");
+    std::fs::create_dir_all(&prom_dir).expect("prometheus folder");
+    std::fs::write(
+        prom_dir.join("prometheus.yml"),
+        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n{jobs}"),
+    )
+    .expect("prometheus config written");
+    let mut prometheus = Daemon::start(
+        "prometheus",
+        &prometheus_bin,
+        &[
+            format!(
+                "--config.file={}",
+                prom_dir.join("prometheus.yml").display()
+            ),
+            format!("--storage.tsdb.path={}", prom_dir.join("data").display()),
+            format!("--web.listen-address={prometheus_addr}"),
+        ],
+        &prom_dir.join("prometheus.log"),
+    )
+    .expect("prometheus starts");
+
+    let (lines, stats) = redstream_tests::sample::generate(5, 20, 3);
+    let input = run.dir.join("sample.ndjson");
+    std::fs::write(&input, lines.join("\n") + "\n").expect("sample written");
+    run.producer(&["replay", &input.display().to_string()])
+        .expect("replay runs");
+    pipeline
+        .wait_drained(&run, Duration::from_secs(120))
+        .expect("pipeline drains");
+
+    // Every stage read something; the sinks read every enriched item.
+    let distinct = (stats.distinct_posts + stats.distinct_comments) as f64;
+    for (job, target) in &targets {
+        let seen = wait_for(Duration::from_secs(30), || {
+            prometheus.check_alive().expect("prometheus keeps running");
+            let up = sample(&prometheus_addr, "up", job)?;
+            let read = sample(&prometheus_addr, "redstream_items_in_total", job)?;
+            (up == 1.0 && read >= distinct).then_some(read)
+        });
+        assert!(
+            seen.is_some(),
+            "prometheus at {prometheus_addr} never saw {job} at {target} up with at least \
+             {distinct} items read (logs in {})",
+            run.dir.display()
+        );
+    }
+    pipeline.stop().expect("every stage exits 0 on SIGTERM");
 }
