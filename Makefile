@@ -4,8 +4,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 INPUT ?=
+BENCH_ARGS ?=
 
-.PHONY: demo test test-faults test-unit setup stack-up stack-down stack-status build lint fmt clean-demo
+.PHONY: demo test test-faults test-unit bench setup stack-up stack-down stack-status build lint fmt clean-demo
 
 ## demo: start the stack, build, run every stage on INPUT (default: a generated sample), print a summary
 demo: setup stack-up build
@@ -22,6 +23,12 @@ test-faults: setup stack-up build
 ## test-unit: the tests that need no running server
 test-unit:
 	REDSTREAM_SKIP_STACK_TESTS=1 $(CARGO) test --workspace
+
+## bench: release build, then every stage against kcat and plain store loads on the local stack (BENCHMARKS.md)
+bench: setup stack-up
+	$(CARGO) build --release --workspace --bins
+	target/release/redstream-bench $(BENCH_ARGS)
+	$(CARGO) bench -p redstream-schemas -p redstream-processors
 
 setup:
 	scripts/setup

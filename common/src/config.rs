@@ -153,8 +153,10 @@ impl BatchConfig {
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
-            max_items: 1000,
-            max_bytes: 4 << 20,
+            // Stages wait for a whole batch to be acknowledged before the next: batches must be
+            // large enough that this wait does not bound throughput (BENCHMARKS.md).
+            max_items: 5000,
+            max_bytes: 16 << 20,
             max_wait_ms: 200,
         }
     }
