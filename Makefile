@@ -4,13 +4,16 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 INPUT ?=
+DEMO_ARGS ?=
+# Where cargo puts binaries (honours CARGO_TARGET_DIR like cargo does).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 BENCH_ARGS ?=
 
 .PHONY: demo test test-faults test-unit bench setup stack-up stack-down stack-status build lint fmt clean-demo
 
 ## demo: start the stack, build, run every stage on INPUT (default: a generated sample), print a summary
 demo: setup stack-up build
-	target/debug/redstream-demo $(INPUT)
+	$(TARGET_DIR)/debug/redstream-demo $(DEMO_ARGS) $(strip $(INPUT))
 
 ## test: every test, against the real local stack (started if needed)
 test: setup stack-up build
@@ -27,7 +30,7 @@ test-unit:
 ## bench: release build, then every stage against kcat and plain store loads on the local stack (BENCHMARKS.md)
 bench: setup stack-up
 	$(CARGO) build --release --workspace --bins
-	target/release/redstream-bench $(BENCH_ARGS)
+	$(TARGET_DIR)/release/redstream-bench $(BENCH_ARGS)
 	$(CARGO) bench -p redstream-schemas -p redstream-processors
 
 setup:

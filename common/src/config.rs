@@ -37,10 +37,45 @@ where
             .filter(|key| key.as_str().contains("__"))
             .split("__"),
     );
+    check_sections(&figment)?;
     figment
         .extract()
         .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))
         .context("check the config file and the REDSTREAM_* environment variables")
+}
+
+/// Every top-level key some redstream binary reads. One file may serve every stage, so a stage
+/// accepts the others' sections; anything else is a typo, and a silently ignored typo (a
+/// `[kafak]` section, `REDSTREAM_KAFAK__BROKERS`) would run the stage on defaults.
+pub const KNOWN_SECTIONS: &[&str] = &[
+    "kafka",
+    "topics",
+    "batch",
+    "group_id",
+    "dedupe",
+    "enrichers",
+    "scylla",
+    "elasticsearch",
+    "replay",
+    "live",
+];
+
+fn check_sections(figment: &Figment) -> anyhow::Result<()> {
+    let top: BTreeMap<String, figment::value::Value> = figment
+        .extract()
+        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let unknown: Vec<&String> = top
+        .keys()
+        .filter(|k| !KNOWN_SECTIONS.contains(&k.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "unknown configuration section(s) {unknown:?} (from the config file or a \
+             REDSTREAM_<SECTION>__<KEY> variable); known sections: {}",
+            KNOWN_SECTIONS.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// A secret value: never printed, never logged.
@@ -165,6 +200,26 @@ impl Default for BatchConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    #[serde(default)]
+    struct Probe {
+        kafka: KafkaConfig,
+    }
+
+    #[test]
+    fn a_misspelled_section_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("redstream-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("typo.toml");
+        std::fs::write(&file, "[kafak]\nbrokers = \"127.0.0.1:1\"\n").expect("write");
+        let err = load_config::<Probe>(Some(&file)).expect_err("typo rejected");
+        assert!(err.to_string().contains("kafak"), "{err:#}");
+
+        std::fs::write(&file, "[kafka]\nbrokers = \"127.0.0.1:1\"\n[live]\n").expect("write");
+        let ok = load_config::<Probe>(Some(&file)).expect("other stages' sections are fine");
+        assert_eq!(ok.kafka.brokers, "127.0.0.1:1");
+    }
 
     #[test]
     fn secrets_never_print() {

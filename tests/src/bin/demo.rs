@@ -51,6 +51,22 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let started = Instant::now();
+    for f in &args.files {
+        anyhow::ensure!(
+            f.is_file(),
+            "input {} does not exist or is not a file",
+            f.display()
+        );
+    }
+    // Fail before anything is created when another run holds the metrics ports.
+    for port in (1..=4).map(|i| args.metrics_base + i) {
+        std::net::TcpListener::bind(("127.0.0.1", port)).map_err(|e| {
+            anyhow::anyhow!(
+                "metrics port 127.0.0.1:{port} is taken ({e}): another demo or stage runs; \
+                 pick other ports with --metrics-base (make demo DEMO_ARGS=\"--metrics-base 9200\")"
+            )
+        })?;
+    }
     let run = RunNames::fresh("demo", &args.dir)?;
     eprintln!("run {}: logs in {}", run.prefix, run.dir.display());
 
@@ -137,40 +153,40 @@ fn main() -> anyhow::Result<()> {
     let read = replay["read"].as_i64().unwrap_or(0);
     let produced = replay["produced"].as_i64().unwrap_or(raw);
     eprintln!();
-    eprintln!("{:<34} {:>10}", "lines read", read);
+    eprintln!("{:<44} {:>10}", "lines read", read);
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         format!("produced to {}", run.topic("raw")),
         produced
     );
-    eprintln!("{:<34} {:>10}", "passed dedupe (new + updates)", unique);
-    eprintln!("{:<34} {:>10}", "  of which updates", updates);
+    eprintln!("{:<44} {:>10}", "passed dedupe (new + updates)", unique);
+    eprintln!("{:<44} {:>10}", "  of which updates", updates);
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         "dropped by dedupe (repeats, stale)",
         raw - unique
     );
-    eprintln!("{:<34} {:>10}", "enriched", enriched);
+    eprintln!("{:<44} {:>10}", "enriched", enriched);
     for (stage, n) in &dlq_rows {
-        eprintln!("{:<34} {:>10}", format!("dead-lettered by {stage}"), n);
+        eprintln!("{:<44} {:>10}", format!("dead-lettered by {stage}"), n);
     }
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         format!("ScyllaDB {}.posts", run.keyspace),
         stores.scylla_posts
     );
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         format!("ScyllaDB {}.comments", run.keyspace),
         stores.scylla_comments
     );
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         format!("search {}-posts", run.index_prefix),
         stores.es_posts
     );
     eprintln!(
-        "{:<34} {:>10}",
+        "{:<44} {:>10}",
         format!("search {}-comments", run.index_prefix),
         stores.es_comments
     );
