@@ -68,9 +68,8 @@ pub fn load(
     let mut end: HashMap<i32, i64> = HashMap::new();
     let mut tpl = TopicPartitionList::new();
     for &partition in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(30))
-            .with_context(|| {
+        let (low, high) =
+            watermarks_with_retry(&consumer, topic, partition).with_context(|| {
                 format!(
                     "cannot read the watermarks of state topic {topic} partition {partition} \
                      on Kafka at {}",
@@ -159,4 +158,30 @@ pub fn load(
         "dedupe state loaded"
     );
     Ok(states)
+}
+
+/// The watermarks of one state partition. Right after a topic is created or a broker starts,
+/// Kafka can answer `NotLeaderForPartition` for a moment: such answers are retried for up to
+/// 30 s, so that a transient election does not stop the stage.
+fn watermarks_with_retry<C: Consumer<Ctx>, Ctx: ConsumerContext>(
+    consumer: &C,
+    topic: &str,
+    partition: i32,
+) -> rdkafka::error::KafkaResult<(i64, i64)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Ok(marks) => return Ok(marks),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!(
+                    topic,
+                    partition,
+                    error = %e,
+                    "state topic watermarks not available yet; retrying"
+                );
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
