@@ -20,8 +20,23 @@ pub struct DedupeConfig {
     pub dedupe: DedupeOptions,
 }
 
-impl DedupeConfig {
-    pub fn group_id(&self) -> String {
+/// What the shared entry point (`crate::cli`) needs to know of a stage's configuration.
+pub trait StageConfig: serde::de::DeserializeOwned + Serialize + Default {
+    fn kafka(&self) -> &KafkaConfig;
+    fn topics(&self) -> &TopicsConfig;
+    fn group_id(&self) -> String;
+}
+
+impl StageConfig for DedupeConfig {
+    fn kafka(&self) -> &KafkaConfig {
+        &self.kafka
+    }
+
+    fn topics(&self) -> &TopicsConfig {
+        &self.topics
+    }
+
+    fn group_id(&self) -> String {
         self.group_id
             .clone()
             .unwrap_or_else(|| format!("{}.dedupe", self.topics.prefix))
@@ -57,8 +72,16 @@ pub struct EnrichConfig {
     pub enrichers: EnrichersConfig,
 }
 
-impl EnrichConfig {
-    pub fn group_id(&self) -> String {
+impl StageConfig for EnrichConfig {
+    fn kafka(&self) -> &KafkaConfig {
+        &self.kafka
+    }
+
+    fn topics(&self) -> &TopicsConfig {
+        &self.topics
+    }
+
+    fn group_id(&self) -> String {
         self.group_id
             .clone()
             .unwrap_or_else(|| format!("{}.enrich", self.topics.prefix))

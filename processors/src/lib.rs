@@ -8,6 +8,7 @@
 //! Both follow the delivery contract of docs/design.md through [`stage::consume`]: outputs
 //! produced and acknowledged, failures dead-lettered, then the input committed.
 
+pub mod cli;
 pub mod config;
 pub mod dedupe;
 pub mod enrich;

@@ -9,6 +9,23 @@ use std::path::Path;
 use anyhow::Context;
 use redstream_schemas::{normalize_line, Item, SnapshotOrigin};
 
+/// One of the shared real dump files (`../shared/data/reddit/dumps/<name>`, beside the
+/// checkout), read by path and never copied into the project.
+pub fn shared_dump(name: &str) -> std::path::PathBuf {
+    shared_dumps_dir().join(name)
+}
+
+pub fn shared_dumps_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/reddit/dumps")
+}
+
+/// Where the stack tests keep their run folders (logs, generated inputs).
+pub fn test_runs_dir(kind: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(kind)
+}
+
 /// The final state per fullname, and the lines that are not items.
 #[derive(Debug, Default)]
 pub struct Expected {

@@ -152,6 +152,24 @@ pub struct StoreCounts {
     pub es_comments: i64,
 }
 
+impl StoreCounts {
+    /// Asserts that both stores hold exactly the distinct posts and comments of `expected`.
+    pub fn assert_holds(&self, expected: &crate::expect::Expected) {
+        assert_eq!(self.scylla_posts, expected.posts(), "posts in Cassandra");
+        assert_eq!(
+            self.scylla_comments,
+            expected.comments(),
+            "comments in Cassandra"
+        );
+        assert_eq!(self.es_posts, expected.posts(), "posts in the search store");
+        assert_eq!(
+            self.es_comments,
+            expected.comments(),
+            "comments in the search store"
+        );
+    }
+}
+
 pub async fn count_stores(
     endpoints: &StoreEndpoints,
     keyspace: &str,

@@ -1,7 +1,7 @@
 //! The whole pipeline on real dump data, every stage its own process, asserting what a user
 //! sees: rows in Cassandra, documents in the search store, messages in dead-letter topics.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use redstream_schemas::Item;
@@ -15,11 +15,11 @@ use scylla::client::session::Session;
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
 
 fn dumps_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/reddit/dumps")
+    redstream_tests::expect::shared_dumps_dir()
 }
 
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e")
+    redstream_tests::expect::test_runs_dir("e2e")
 }
 
 fn replay(run: &RunNames, files: &[PathBuf]) -> serde_json::Value {

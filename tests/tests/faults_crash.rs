@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use redstream_tests::drain::{group_lag, topic_count, GroupInput};
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::{committed_total, distinct_changes, metric, start_stage, wait_until};
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
@@ -20,14 +21,8 @@ const BATCH: i64 = 20;
 /// How long a stage may take to exit after SIGTERM (it finishes and commits its batch first).
 const SIGTERM_BOUND: Duration = Duration::from_secs(10);
 
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
-
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults")
+    redstream_tests::expect::test_runs_dir("faults")
 }
 
 /// The dump files in the order they are replayed, one producer run each, so that the order in
@@ -136,22 +131,7 @@ impl Faulty {
                 &self.run.index_prefix,
             ))
             .expect("stores answer");
-        assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
-        assert_eq!(
-            counts.scylla_comments,
-            expected.comments(),
-            "comments in Cassandra"
-        );
-        assert_eq!(
-            counts.es_posts,
-            expected.posts(),
-            "posts in the search store"
-        );
-        assert_eq!(
-            counts.es_comments,
-            expected.comments(),
-            "comments in the search store"
-        );
+        counts.assert_holds(expected);
         for stage in ["dedupe", "enrich", "sink-scylla", "sink-elasticsearch"] {
             let topic = self.run.topic(&format!("dlq.{stage}"));
             assert_eq!(

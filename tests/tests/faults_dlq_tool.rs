@@ -2,11 +2,12 @@
 //! operator lists them with their reason, fixes the limit, replays them by reason kind, and
 //! they land in the store; nothing else changes. Runs against the shared default stack.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use redstream_tests::drain::topic_count;
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::start_stage;
 use redstream_tests::processes::bin_path;
@@ -16,14 +17,8 @@ use redstream_tests::stores::{count_stores, StoreCounts, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
-
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults")
+    redstream_tests::expect::test_runs_dir("faults")
 }
 
 /// Runs `redstream-dlq` for this run; returns (success, stdout, stderr).

@@ -3,11 +3,12 @@
 //! blocks with its records buffered, every stage waits, nobody crashes, and when the broker is
 //! back everything arrives: both stores hold exactly the distinct items.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use redstream_tests::drain::topic_count;
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::{start_stage, OwnStack};
 use redstream_tests::processes::bin_path;
@@ -17,12 +18,6 @@ use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const OUTAGE: Duration = Duration::from_secs(30);
-
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
 
 #[test]
 fn kafka_down_30s_nobody_crashes_and_everything_arrives() {
@@ -34,7 +29,7 @@ fn kafka_down_30s_nobody_crashes_and_everything_arrives() {
         .expect("our own broker starts");
     let mut run = RunNames::fresh(
         "faults-down-kafka",
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults"),
+        &redstream_tests::expect::test_runs_dir("faults"),
     )
     .expect("run folder");
     run.brokers = format!("127.0.0.1:{}", stack.port("REDSTREAM_KAFKA_PORT"));
@@ -126,22 +121,7 @@ fn kafka_down_30s_nobody_crashes_and_everything_arrives() {
             &run.index_prefix,
         ))
         .expect("stores answer");
-    assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
-    assert_eq!(
-        counts.scylla_comments,
-        expected.comments(),
-        "comments in Cassandra"
-    );
-    assert_eq!(
-        counts.es_posts,
-        expected.posts(),
-        "posts in the search store"
-    );
-    assert_eq!(
-        counts.es_comments,
-        expected.comments(),
-        "comments in the search store"
-    );
+    counts.assert_holds(&expected);
 
     // What the operator saw: the producer says all brokers are down, the stages name the
     // broker they cannot reach.

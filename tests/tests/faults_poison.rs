@@ -4,11 +4,12 @@
 //! exactly once. Runs against the shared default stack: it breaks no server.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use redstream_schemas::{normalize_line, Codec, Item, SnapshotOrigin};
 use redstream_tests::drain::{read_all, TopicMessage};
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::inject;
 use redstream_tests::run::{Pipeline, RunNames};
@@ -17,14 +18,8 @@ use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
-
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults")
+    redstream_tests::expect::test_runs_dir("faults")
 }
 
 /// A raw comment of our own, encoded as the producer would, under a fullname no dump has.
@@ -192,22 +187,7 @@ fn poison_records_are_dead_lettered_and_real_items_all_land() {
             &run.index_prefix,
         ))
         .expect("stores answer");
-    assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
-    assert_eq!(
-        counts.scylla_comments,
-        expected.comments(),
-        "comments in Cassandra"
-    );
-    assert_eq!(
-        counts.es_posts,
-        expected.posts(),
-        "posts in the search store"
-    );
-    assert_eq!(
-        counts.es_comments,
-        expected.comments(),
-        "comments in the search store"
-    );
+    counts.assert_holds(&expected);
 
     // The producer dead-letters the 10 MB line and the non-UTF-8 line, with file and line.
     let producer = read_all(&run.brokers, &run.topic("dlq.producer")).expect("producer DLQ");

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use redstream_tests::drain::{group_lag, topic_count};
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::{committed_total, distinct_changes, start_stage, wait_until};
 use redstream_tests::processes::Stage;
@@ -19,12 +20,6 @@ use redstream_tests::stores::{count_stores, StoreEndpoints};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const BATCH: i64 = 20;
 
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
-
 #[test]
 fn members_joining_and_leaving_mid_stream_change_nothing() {
     if !require_stack("members_joining_and_leaving_mid_stream_change_nothing") {
@@ -33,7 +28,7 @@ fn members_joining_and_leaving_mid_stream_change_nothing() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let run = RunNames::fresh(
         "faults-rebalance",
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults"),
+        &redstream_tests::expect::test_runs_dir("faults"),
     )
     .expect("run folder");
     let files: Vec<PathBuf> = [
@@ -147,22 +142,7 @@ fn members_joining_and_leaving_mid_stream_change_nothing() {
             &run.index_prefix,
         ))
         .expect("stores answer");
-    assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
-    assert_eq!(
-        counts.scylla_comments,
-        expected.comments(),
-        "comments in Cassandra"
-    );
-    assert_eq!(
-        counts.es_posts,
-        expected.posts(),
-        "posts in the search store"
-    );
-    assert_eq!(
-        counts.es_comments,
-        expected.comments(),
-        "comments in the search store"
-    );
+    counts.assert_holds(&expected);
 
     let unique = topic_count(&run.brokers, &run.topic("unique")).expect("unique");
     eprintln!("unique {unique} for {changes} distinct changes");

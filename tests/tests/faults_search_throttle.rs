@@ -6,12 +6,12 @@
 //! Runs against the shared default stack: the proxy is ours, OpenSearch is not disturbed.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use redstream_tests::drain::read_all;
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::{metric, start_stage};
 use redstream_tests::processes::bin_path;
@@ -22,12 +22,6 @@ use redstream_tests::stores::{count_stores, StoreCounts, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_ITEM_RETRIES: usize = 3;
-
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
 
 fn counts(run: &RunNames, rt: &tokio::runtime::Runtime) -> StoreCounts {
     rt.block_on(count_stores(
@@ -46,7 +40,7 @@ fn throttled_bulks_are_retried_and_an_item_refused_forever_is_dead_lettered() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let run = RunNames::fresh(
         "faults-throttle",
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults"),
+        &redstream_tests::expect::test_runs_dir("faults"),
     )
     .expect("run folder");
     let files = [

@@ -4,10 +4,11 @@
 //! with backoff, says so in its log and in `redstream_retries_total`; when the store is back
 //! it catches up, and the store holds exactly the distinct items.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use redstream_tests::drain::GroupInput;
+use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
 use redstream_tests::faults::{committed_total, metric, start_stage, OwnStack};
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
@@ -17,18 +18,12 @@ use redstream_tests::stores::{count_stores, StoreEndpoints};
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const OUTAGE: Duration = Duration::from_secs(30);
 
-fn dump(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/reddit/dumps")
-        .join(name)
-}
-
 /// Runs the outage scenario against `service` of a stack of our own.
 fn outage(service: &str, stage: &str, offset: u16, metrics_base: u16) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let run = RunNames::fresh(
         &format!("faults-down-{service}"),
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/faults"),
+        &redstream_tests::expect::test_runs_dir("faults"),
     )
     .expect("run folder");
     let stack = OwnStack::up(
@@ -149,22 +144,7 @@ fn outage(service: &str, stage: &str, offset: u16, metrics_base: u16) {
     let counts = rt
         .block_on(count_stores(&endpoints, &run.keyspace, &run.index_prefix))
         .expect("stores answer");
-    assert_eq!(counts.scylla_posts, expected.posts(), "posts in Cassandra");
-    assert_eq!(
-        counts.scylla_comments,
-        expected.comments(),
-        "comments in Cassandra"
-    );
-    assert_eq!(
-        counts.es_posts,
-        expected.posts(),
-        "posts in the search store"
-    );
-    assert_eq!(
-        counts.es_comments,
-        expected.comments(),
-        "comments in the search store"
-    );
+    counts.assert_holds(&expected);
     pipeline.stop().expect("every stage exits 0 on SIGTERM");
 }
 

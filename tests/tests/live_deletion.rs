@@ -22,7 +22,7 @@ const DELETION_VERSION: i64 = 1 << 62;
 const SECRET: &str = "deletion-test-secret-31f0";
 
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/e2e")
+    redstream_tests::expect::test_runs_dir("e2e")
 }
 
 /// The comment as it was before its author deleted it (the recording only has it after):

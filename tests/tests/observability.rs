@@ -13,7 +13,7 @@ use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
 
 fn run_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/observability")
+    redstream_tests::expect::test_runs_dir("observability")
 }
 
 fn run_tool(program: &Path, args: &[&str]) {

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use redstream_common::metrics::{self, Readiness};
-use redstream_common::{load_config, telemetry, Shutdown};
+use redstream_processors::cli;
 use redstream_processors::config::DedupeConfig;
 use redstream_processors::dedupe;
 
@@ -45,35 +44,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    telemetry::init(dedupe::STAGE);
-    match run(args).await {
-        Ok(()) => {
-            tracing::info!(stage = dedupe::STAGE, "stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!(
-                stage = dedupe::STAGE,
-                error = format!("{e:#}"),
-                "stage failed"
-            );
-            eprintln!("redstream-dedupe: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(args: Args) -> anyhow::Result<()> {
-    let cfg: DedupeConfig = load_config(args.config.as_deref())?;
-    let shutdown = Shutdown::install()?;
-    let readiness = Readiness::default();
-    metrics::serve(args.metrics_addr, readiness.clone()).await?;
-    tracing::info!(
-        stage = dedupe::STAGE,
-        brokers = %cfg.kafka.brokers,
-        prefix = %cfg.topics.prefix,
-        group_id = %cfg.group_id(),
-        "starting"
-    );
-    dedupe::run(cfg, shutdown, readiness).await
+    cli::main::<DedupeConfig, _, _>(
+        "redstream-dedupe",
+        dedupe::STAGE,
+        args.config.as_deref(),
+        args.metrics_addr,
+        dedupe::run,
+    )
+    .await
 }

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use redstream_common::metrics::{self, Readiness};
-use redstream_common::{load_config, telemetry, Shutdown};
+use redstream_processors::cli;
 use redstream_processors::config::EnrichConfig;
 use redstream_processors::enrich;
 
@@ -49,35 +48,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    telemetry::init(enrich::STAGE);
-    match run(args).await {
-        Ok(()) => {
-            tracing::info!(stage = enrich::STAGE, "stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            tracing::error!(
-                stage = enrich::STAGE,
-                error = format!("{e:#}"),
-                "stage failed"
-            );
-            eprintln!("redstream-enrich: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-async fn run(args: Args) -> anyhow::Result<()> {
-    let cfg: EnrichConfig = load_config(args.config.as_deref())?;
-    let shutdown = Shutdown::install()?;
-    let readiness = Readiness::default();
-    metrics::serve(args.metrics_addr, readiness.clone()).await?;
-    tracing::info!(
-        stage = enrich::STAGE,
-        brokers = %cfg.kafka.brokers,
-        prefix = %cfg.topics.prefix,
-        group_id = %cfg.group_id(),
-        "starting"
-    );
-    enrich::run(cfg, shutdown, readiness).await
+    cli::main::<EnrichConfig, _, _>(
+        "redstream-enrich",
+        enrich::STAGE,
+        args.config.as_deref(),
+        args.metrics_addr,
+        enrich::run,
+    )
+    .await
 }

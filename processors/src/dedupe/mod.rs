@@ -33,7 +33,7 @@ use redstream_common::metrics::{self, Readiness};
 use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
 use redstream_schemas::Codec;
 
-use crate::config::DedupeConfig;
+use crate::config::{DedupeConfig, StageConfig};
 use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
 use crate::stage::{self, BatchHandler, FLUSH_TIMEOUT};

@@ -29,7 +29,7 @@ use redstream_common::metrics::{self, Readiness};
 use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
 use redstream_schemas::Codec;
 
-use crate::config::EnrichConfig;
+use crate::config::{EnrichConfig, StageConfig};
 use crate::dedupe::CHANGE_HEADER;
 use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
