@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -177,6 +178,10 @@ pub struct BatchConfig {
     pub max_bytes: usize,
     /// How long to wait for more messages after the first one of a batch.
     pub max_wait_ms: u64,
+    /// Batches whose output may still be on its way (awaiting Kafka's acknowledgements or the
+    /// store's answer) while the next one is gathered and handled. Offsets are still committed
+    /// in order, each only once its batch is durable. 1 handles batches strictly one by one.
+    pub max_in_flight: NonZeroUsize,
 }
 
 impl BatchConfig {
@@ -188,11 +193,14 @@ impl BatchConfig {
 impl Default for BatchConfig {
     fn default() -> Self {
         Self {
-            // Stages wait for a whole batch to be acknowledged before the next: batches must be
-            // large enough that this wait does not bound throughput (BENCHMARKS.md).
+            // Large enough that per-batch costs (a commit, a bulk request's round trip) are
+            // spread thin; small enough that a few in flight stay within tens of MiB.
             max_items: 5000,
             max_bytes: 16 << 20,
             max_wait_ms: 200,
+            // Two batches overlap one batch's acknowledgements with the next one's work; the
+            // third absorbs a slow acknowledgement (BENCHMARKS.md).
+            max_in_flight: NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),
         }
     }
 }

@@ -82,6 +82,19 @@ fn partitions_of(tpl: &TopicPartitionList) -> Vec<i32> {
 }
 
 impl ConsumerContext for StageContext {
+    /// Result of an asynchronous commit: a failure is not fatal (the messages are read again
+    /// and the writes are idempotent) but must be visible.
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(e) = result {
+            tracing::warn!(
+                stage = self.stage,
+                partitions = ?partitions_of(offsets),
+                error = %e,
+                "offset commit failed; those messages will be read again"
+            );
+        }
+    }
+
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(tpl) = rebalance {
             let partitions = partitions_of(tpl);
@@ -151,6 +164,39 @@ pub struct Batch {
     pub events: Vec<RebalanceEvent>,
 }
 
+/// Where each partition of a batch ends: the offsets to commit once its output is durable.
+/// Kept apart from the messages so that a batch can be handed on while its offsets wait.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOffsets {
+    /// Partition -> offset after the batch's last message in it.
+    next: BTreeMap<i32, i64>,
+}
+
+impl BatchOffsets {
+    pub fn of(messages: &[OwnedMessage]) -> Self {
+        messages
+            .iter()
+            .map(|m| (m.partition(), m.offset() + 1))
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.next.is_empty()
+    }
+}
+
+impl FromIterator<(i32, i64)> for BatchOffsets {
+    /// From `(partition, next offset)` pairs; the highest offset of a partition wins.
+    fn from_iter<I: IntoIterator<Item = (i32, i64)>>(pairs: I) -> Self {
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for (partition, offset) in pairs {
+            let entry = next.entry(partition).or_insert(offset);
+            *entry = (*entry).max(offset);
+        }
+        Self { next }
+    }
+}
+
 /// How often librdkafka reports statistics, unless `kafka.client` sets
 /// `statistics.interval.ms`.
 const STATS_INTERVAL_MS: &str = "5000";
@@ -199,20 +245,34 @@ impl BatchConsumer {
         &self.topic
     }
 
+    /// How long to wait for a batch's further messages after its first one.
+    pub fn max_wait(&self) -> Duration {
+        self.limits.max_wait()
+    }
+
     /// The stage name this consumer was created for (metrics label, log field).
     pub fn stage(&self) -> &'static str {
         self.stage
     }
 
-    /// Waits for the first message (or shutdown), then gathers more until the batch is full
-    /// in count or bytes, or `max_wait` has passed. An empty batch means shutdown was asked
-    /// for (or only rebalance events arrived).
-    pub async fn next_batch(&self, shutdown: &Shutdown) -> Batch {
+    /// Waits for the first message (or shutdown, or `idle` without any message), then gathers
+    /// more until the batch is full in count or bytes, or `max_wait` has passed. An empty
+    /// batch means shutdown was asked for, the input stayed idle, or only rebalance events
+    /// arrived. A stage with batches in flight passes an `idle` limit so that it can finish
+    /// and commit them while no new input comes.
+    pub async fn next_batch(&self, shutdown: &Shutdown, idle: Option<Duration>) -> Batch {
         let mut messages = Vec::new();
         let mut bytes = 0usize;
 
+        let idle_over = async {
+            match idle {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         let first = tokio::select! {
             _ = shutdown.wait() => None,
+            _ = idle_over => None,
             msg = self.consumer.recv() => Some(msg),
         };
         if let Some(result) = first {
@@ -269,21 +329,15 @@ impl BatchConsumer {
             .unwrap_or_default()
     }
 
-    /// Commits the offsets after `messages`, for the partitions still owned. Call only once
-    /// their output is durable. A failed commit is logged and not fatal: the messages come
-    /// again and the idempotent writes absorb them.
-    pub fn commit(&self, messages: &[OwnedMessage]) {
-        if messages.is_empty() {
-            return;
-        }
-        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
-        for m in messages {
-            let entry = next.entry(m.partition()).or_insert(m.offset() + 1);
-            *entry = (*entry).max(m.offset() + 1);
-        }
+    /// Commits the offsets after a batch, for the partitions still owned. Call only once its
+    /// output is durable. `CommitMode::Async` returns at once (the result is logged by
+    /// [`StageContext::commit_callback`]); a stage uses `Sync` for its last commit before it
+    /// leaves the group. A failed commit is not fatal: the messages come again and the
+    /// idempotent writes absorb them.
+    pub fn commit(&self, offsets: &BatchOffsets, mode: CommitMode) {
         let owned = self.owned_partitions();
         let mut tpl = TopicPartitionList::new();
-        for (partition, offset) in next.into_iter().filter(|(p, _)| owned.contains(p)) {
+        for (&partition, &offset) in offsets.next.iter().filter(|(p, _)| owned.contains(p)) {
             if let Err(e) = tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
             {
                 tracing::warn!(stage = self.stage, partition, error = %e, "cannot add offset");
@@ -292,7 +346,7 @@ impl BatchConsumer {
         if tpl.count() == 0 {
             return;
         }
-        if let Err(e) = self.commit_list(&tpl) {
+        if let Err(e) = self.consumer.commit(&tpl, mode) {
             tracing::warn!(
                 stage = self.stage,
                 topic = %self.topic,
@@ -300,10 +354,6 @@ impl BatchConsumer {
                 "offset commit failed; the batch will be read again after the rebalance"
             );
         }
-    }
-
-    fn commit_list(&self, tpl: &TopicPartitionList) -> KafkaResult<()> {
-        self.consumer.commit(tpl, CommitMode::Sync)
     }
 
     /// Leaves the group cleanly so partitions move to other members at once.

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod consumer;
 pub mod dlq;
+pub mod inflight;
 pub mod kafka;
 pub mod metrics;
 pub mod shutdown;
@@ -12,7 +13,8 @@ pub mod telemetry;
 pub mod topics;
 
 pub use config::{load_config, BatchConfig, KafkaConfig, Secret, TopicsConfig};
-pub use consumer::{Batch, BatchConsumer, RebalanceEvent};
+pub use consumer::{Batch, BatchConsumer, BatchOffsets, RebalanceEvent};
 pub use dlq::{DeadLetter, DeadLetterSink, DeadLetterSource};
+pub use inflight::{Finished, InFlight};
 pub use shutdown::Shutdown;
 pub use topics::TopicNames;

@@ -48,6 +48,29 @@ pub static ITEMS_DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+/// Counts of one batch by label, added to a counter family once per batch: looking a labelled
+/// counter up costs a hash of its labels, too much to pay per item.
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: Vec<(&'static str, u64)>,
+}
+
+impl Tally {
+    pub fn add(&mut self, label: &'static str) {
+        match self.counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => self.counts.push((label, 1)),
+        }
+    }
+
+    /// Adds the counts to `family{stage, <label>}` and starts again from zero.
+    pub fn flush(&mut self, family: &IntCounterVec, stage: &str) {
+        for (label, n) in self.counts.drain(..) {
+            family.with_label_values(&[stage, label]).inc_by(n);
+        }
+    }
+}
+
 /// Records sent to a dead-letter topic, by stage and failure class.
 pub static DEAD_LETTERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -156,18 +179,24 @@ const AGE_BUCKETS: [f64; 16] = [
     10.0 * 365.0 * 86_400.0,
 ];
 
-/// Records an item's age at write time, from its creation and from its retrieval (Unix
-/// seconds). Timestamps in the future (clock skew) count as zero.
-pub fn observe_item_age(stage: &str, created_utc: i64, retrieved_utc: i64) {
+/// Records the age at write time of the items a stage wrote, from their creation and from
+/// their retrieval (Unix seconds). Timestamps in the future (clock skew) count as zero. Takes
+/// a batch at a time: the clock and the labelled histograms are looked up once.
+pub fn observe_item_ages(stage: &str, items: impl IntoIterator<Item = (i64, i64)>) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
-    for (since, at) in [("created", created_utc), ("retrieved", retrieved_utc)] {
-        if at > 0 {
-            END_TO_END_SECONDS
-                .with_label_values(&[stage, since])
-                .observe((now - at as f64).max(0.0));
+    let since_created = END_TO_END_SECONDS.with_label_values(&[stage, "created"]);
+    let since_retrieved = END_TO_END_SECONDS.with_label_values(&[stage, "retrieved"]);
+    for (created_utc, retrieved_utc) in items {
+        for (histogram, at) in [
+            (&since_created, created_utc),
+            (&since_retrieved, retrieved_utc),
+        ] {
+            if at > 0 {
+                histogram.observe((now - at as f64).max(0.0));
+            }
         }
     }
 }
@@ -305,8 +334,13 @@ mod tests {
             .unwrap_or_default();
         let year = 365 * 86_400;
         // A 2019 dump item retrieved in 2020, written now; a live item from 20 s ago.
-        observe_item_age("test-sink", now - 6 * year, now - 5 * year - 3_600);
-        observe_item_age("test-sink", now - 20, now - 2);
+        observe_item_ages(
+            "test-sink",
+            [
+                (now - 6 * year, now - 5 * year - 3_600),
+                (now - 20, now - 2),
+            ],
+        );
         assert_eq!(count_at_most("test-sink", "created", 60.0), 1);
         assert_eq!(
             count_at_most("test-sink", "created", 10.0 * 365.0 * 86_400.0),

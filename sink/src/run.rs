@@ -14,20 +14,28 @@
 //! 4. send the dead letters (awaited, retried the same way while Kafka is unreachable);
 //! 5. commit the batch's offsets.
 //!
+//! Steps 2 to 4 of a batch run as a task of their own while the next batch is gathered, up to
+//! `batch.max_in_flight` batches; step 5 follows batch order, so an offset is committed only
+//! once its batch and every batch before it are written.
+//!
 //! A crash anywhere before 5 means the batch is read again; the stores' version checks make
-//! that second write a no-op. On shutdown the batch in hand is finished and committed; if the
-//! store is down at that moment the loop stops waiting, commits nothing and exits cleanly.
+//! that second write a no-op. On shutdown the batches in flight are finished and committed; if
+//! the store is down at that moment the loop stops waiting, commits nothing more and exits
+//! cleanly.
 
 use std::future::Future;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::CommitMode;
 use rdkafka::message::{Message, OwnedMessage};
 use redstream_common::metrics::{self, Readiness};
 use redstream_common::{
-    telemetry, BatchConsumer, DeadLetter, DeadLetterSink, DeadLetterSource, Shutdown,
+    telemetry, BatchConsumer, BatchOffsets, DeadLetter, DeadLetterSink, DeadLetterSource, Finished,
+    InFlight, Shutdown,
 };
 use redstream_schemas::{Codec, CodecError, EnrichedItem};
-use tracing::Instrument;
 
 use crate::retry::{Backoff, BackoffConfig, WarnLimiter};
 
@@ -49,7 +57,7 @@ pub enum Outcome {
 }
 
 /// A place the sink writes enriched items to.
-pub trait Store {
+pub trait Store: Send + Sync + 'static {
     /// Stage name, as in metrics, logs and the dead-letter topic (`sink-scylla`).
     const STAGE: &'static str;
     /// Metric label of the store (`scylla`, `elasticsearch`).
@@ -59,19 +67,18 @@ pub trait Store {
     fn hosts(&self) -> &str;
 
     /// Writes the items; returns one outcome per item, in order.
-    fn write(&self, items: &[&EnrichedItem]) -> impl Future<Output = Vec<Outcome>>;
+    fn write(&self, items: &[&EnrichedItem]) -> impl Future<Output = Vec<Outcome>> + Send;
 }
 
 /// The loop stopped because shutdown was asked for while waiting to retry.
 #[derive(Debug)]
 pub struct Interrupted;
 
-/// Everything the loop works with.
-pub struct SinkLoop<'a, S: Store> {
-    pub store: &'a S,
-    pub consumer: &'a BatchConsumer,
-    pub dlq: &'a DeadLetterSink,
-    pub codec: &'a Codec,
+/// Everything the loop works with, shared by the batches in flight.
+pub struct SinkLoop<S: Store> {
+    pub store: S,
+    pub dlq: DeadLetterSink,
+    pub codec: Codec,
     pub backoff: BackoffConfig,
     pub readiness: Readiness,
 }
@@ -79,12 +86,43 @@ pub struct SinkLoop<'a, S: Store> {
 /// How often a "still failing" warning may be logged.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
-impl<S: Store> SinkLoop<'_, S> {
-    /// Runs until shutdown; returns once the last batch is committed (or abandoned).
-    pub async fn run(&self, shutdown: &Shutdown) {
+/// What a batch in flight ends with: written (and dead-lettered), or abandoned at shutdown
+/// with its message count.
+type BatchEnd = Result<(), (Interrupted, usize)>;
+
+impl<S: Store> SinkLoop<S> {
+    /// Runs until shutdown; returns once the last batch is committed (or abandoned). Up to
+    /// `max_in_flight` batches are written at once; their offsets are committed oldest first,
+    /// each only once it and every batch before it are written.
+    pub async fn run(
+        self: Arc<Self>,
+        consumer: &BatchConsumer,
+        shutdown: &Shutdown,
+        max_in_flight: NonZeroUsize,
+    ) -> anyhow::Result<()> {
         self.readiness.set(true);
+        let mut in_flight: InFlight<BatchEnd> = InFlight::new(max_in_flight);
+        let mut result = self.run_batches(consumer, shutdown, &mut in_flight).await;
+        if matches!(result, Ok(true)) {
+            // Shutdown: finish and commit what is on its way.
+            result = settle_all::<S>(consumer, &mut in_flight).await;
+        }
+        self.readiness.set(false);
+        consumer.close();
+        tracing::info!(stage = S::STAGE, "stopped");
+        result.map(|_| ())
+    }
+
+    /// Ok(true) while every batch so far was written; Ok(false) once one was abandoned.
+    async fn run_batches(
+        self: &Arc<Self>,
+        consumer: &BatchConsumer,
+        shutdown: &Shutdown,
+        in_flight: &mut InFlight<BatchEnd>,
+    ) -> anyhow::Result<bool> {
         while !shutdown.requested() {
-            let batch = self.consumer.next_batch(shutdown).await;
+            let idle = (!in_flight.is_empty()).then(|| consumer.max_wait());
+            let batch = consumer.next_batch(shutdown, idle).await;
             for event in &batch.events {
                 tracing::debug!(
                     stage = S::STAGE,
@@ -93,30 +131,39 @@ impl<S: Store> SinkLoop<'_, S> {
                 );
             }
             if batch.messages.is_empty() {
+                // No input for a while: nothing to overlap with, so finish what is on its way.
+                if !settle_all::<S>(consumer, in_flight).await? {
+                    return Ok(false);
+                }
                 continue;
             }
-            let span = telemetry::batch_span(S::STAGE, self.consumer.topic(), &batch.messages);
-            let handled = self
-                .handle(&batch.messages, shutdown)
-                .instrument(span.clone())
-                .await;
-            match handled {
-                Ok(()) => span.in_scope(|| self.consumer.commit(&batch.messages)),
-                Err(Interrupted) => {
-                    tracing::warn!(
-                        stage = S::STAGE,
-                        hosts = self.store.hosts(),
-                        messages = batch.messages.len(),
-                        "shutting down before the batch could be written; its offsets are not \
-                         committed, so it will be read again"
-                    );
-                    break;
+
+            let offsets = BatchOffsets::of(&batch.messages);
+            let span = telemetry::batch_span(S::STAGE, consumer.topic(), &batch.messages);
+            let this = Arc::clone(self);
+            let stop = shutdown.clone();
+            let messages = batch.messages;
+            in_flight.push(offsets, span, async move {
+                let count = messages.len();
+                this.handle(&messages, &stop)
+                    .await
+                    .map_err(|interrupted| (interrupted, count))
+            });
+
+            while let Some(finished) = in_flight.oldest_if_done().await {
+                if !settle::<S>(consumer, finished?, CommitMode::Async) {
+                    return Ok(false);
+                }
+            }
+            if in_flight.is_full() {
+                if let Some(finished) = in_flight.oldest().await {
+                    if !settle::<S>(consumer, finished?, CommitMode::Async) {
+                        return Ok(false);
+                    }
                 }
             }
         }
-        self.readiness.set(false);
-        self.consumer.close();
-        tracing::info!(stage = S::STAGE, "stopped");
+        Ok(true)
     }
 
     /// Steps 2 to 4 for one batch.
@@ -173,24 +220,21 @@ impl<S: Store> SinkLoop<'_, S> {
             let mut again = Vec::new();
             let mut last_reason = String::new();
             let mut progressed = false;
-            for (position, &k) in pending.iter().enumerate() {
-                let outcome = outcomes.get(position).cloned().unwrap_or(Outcome::Retry {
+            let mut written = Vec::with_capacity(pending.len());
+            let mut stale = 0u64;
+            let mut outcomes = outcomes.into_iter();
+            for &k in &pending {
+                let outcome = outcomes.next().unwrap_or(Outcome::Retry {
                     reason: "the store returned no outcome for this item".into(),
                 });
                 match outcome {
                     Outcome::Written => {
                         progressed = true;
-                        metrics::ITEMS_OUT
-                            .with_label_values(&[S::STAGE, "written"])
-                            .inc();
-                        let (created, retrieved) = item_times(&items[k].1);
-                        metrics::observe_item_age(S::STAGE, created, retrieved);
+                        written.push(item_times(&items[k].1));
                     }
                     Outcome::Stale => {
                         progressed = true;
-                        metrics::ITEMS_DROPPED
-                            .with_label_values(&[S::STAGE, "stale"])
-                            .inc();
+                        stale += 1;
                     }
                     Outcome::Rejected { kind, reason } => {
                         progressed = true;
@@ -218,6 +262,13 @@ impl<S: Store> SinkLoop<'_, S> {
                     }
                 }
             }
+            metrics::ITEMS_OUT
+                .with_label_values(&[S::STAGE, "written"])
+                .inc_by(written.len() as u64);
+            metrics::ITEMS_DROPPED
+                .with_label_values(&[S::STAGE, "stale"])
+                .inc_by(stale);
+            metrics::observe_item_ages(S::STAGE, written);
             if again.is_empty() {
                 self.readiness.set(true);
                 break;
@@ -304,6 +355,45 @@ impl<S: Store> SinkLoop<'_, S> {
     }
 }
 
+/// Waits for every batch in flight and commits each, synchronously, up to the first one
+/// abandoned at shutdown (nothing after it is committed).
+async fn settle_all<S: Store>(
+    consumer: &BatchConsumer,
+    in_flight: &mut InFlight<BatchEnd>,
+) -> anyhow::Result<bool> {
+    while let Some(finished) = in_flight.oldest().await {
+        if !settle::<S>(consumer, finished?, CommitMode::Sync) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Commits a written batch; says so and commits nothing for one abandoned at shutdown.
+/// Returns whether later batches may still be committed.
+fn settle<S: Store>(
+    consumer: &BatchConsumer,
+    finished: Finished<BatchEnd>,
+    mode: CommitMode,
+) -> bool {
+    let _entered = finished.span.enter();
+    match finished.outcome {
+        Ok(()) => {
+            consumer.commit(&finished.offsets, mode);
+            true
+        }
+        Err((Interrupted, messages)) => {
+            tracing::warn!(
+                stage = S::STAGE,
+                messages,
+                "shutting down before the batch could be written; its offsets (and those of \
+                 any later batch) are not committed, so it will be read again"
+            );
+            false
+        }
+    }
+}
+
 /// When an item was created on Reddit and retrieved by the producer (Unix seconds).
 fn item_times(item: &EnrichedItem) -> (i64, i64) {
     match item {
@@ -332,7 +422,7 @@ pub struct Setup<'a> {
 
 /// Joins the group and runs the loop until shutdown.
 pub async fn consume<S: Store>(
-    store: &S,
+    store: S,
     setup: Setup<'_>,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
@@ -347,17 +437,15 @@ pub async fn consume<S: Store>(
         &names.enriched,
         setup.batch.clone(),
     )?;
-    SinkLoop {
+    let sink = Arc::new(SinkLoop {
         store,
-        consumer: &consumer,
-        dlq: &dlq,
-        codec: &codec,
+        dlq,
+        codec,
         backoff: setup.backoff,
         readiness: setup.readiness,
-    }
-    .run(shutdown)
-    .await;
-    Ok(())
+    });
+    sink.run(&consumer, shutdown, setup.batch.max_in_flight)
+        .await
 }
 
 /// Start-up check of Kafka: the broker answers and the stage's input and dead-letter topics

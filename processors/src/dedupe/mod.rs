@@ -10,7 +10,8 @@
 //! **When it commits.** Per batch: the passed items are produced to `unique` and all
 //! acknowledged; then their state records are produced to the changelog (same partition
 //! number as the input) and all acknowledged; undecodable messages are dead-lettered; only then
-//! are the input offsets committed. The changelog is written *after* the output so that a crash
+//! are the input offsets committed. The acknowledgements of one batch are awaited while the
+//! next batch is decided (see [`crate::stage`]); decisions themselves stay in input order. The changelog is written *after* the output so that a crash
 //! in between makes the item pass again (a harmless repeat) rather than be remembered but never
 //! delivered.
 //!
@@ -29,14 +30,14 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::FutureRecord;
-use redstream_common::metrics::{self, Readiness};
+use redstream_common::metrics::{self, Readiness, Tally};
 use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
 use redstream_schemas::Codec;
 
 use crate::config::{DedupeConfig, StageConfig};
 use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
-use crate::stage::{self, BatchHandler, FLUSH_TIMEOUT};
+use crate::stage::{self, BatchHandler, Rest, FLUSH_TIMEOUT};
 use state::{key_hash, DedupeState, Seen};
 
 pub const STAGE: &str = "dedupe";
@@ -94,7 +95,8 @@ pub async fn run(
         states: HashMap::new(),
         buf: Vec::with_capacity(4096),
     };
-    let result = stage::consume(&consumer, &mut dedupe, &shutdown, &readiness).await;
+    let max_in_flight = dedupe.cfg.batch.max_in_flight;
+    let result = stage::consume(&consumer, &mut dedupe, &shutdown, &readiness, max_in_flight).await;
     dedupe.output.flush(FLUSH_TIMEOUT);
     result
 }
@@ -161,15 +163,16 @@ impl BatchHandler for Dedupe {
         Ok(())
     }
 
-    async fn handle(&mut self, messages: &[OwnedMessage]) -> anyhow::Result<()> {
+    async fn start(&mut self, messages: Vec<OwnedMessage>) -> anyhow::Result<Rest> {
         // Normally loaded on assignment; this covers a batch that raced its rebalance event.
         let partitions: BTreeSet<i32> = messages.iter().map(Message::partition).collect();
         let partitions: Vec<i32> = partitions.into_iter().collect();
         self.load(&partitions).await?;
 
-        let mut outputs = Vec::new();
-        let mut accepted: Vec<(usize, Seen)> = Vec::new();
+        let mut outputs = self.output.acks(messages.len());
+        let mut accepted: Vec<(usize, Seen)> = Vec::with_capacity(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
+        let (mut passed, mut dropped) = (Tally::default(), Tally::default());
         for (index, message) in messages.iter().enumerate() {
             let mut item = match decode_keyed(&self.codec, message) {
                 Ok(item) => item,
@@ -189,15 +192,11 @@ impl BatchHandler for Dedupe {
             let state = self.states.entry(message.partition()).or_default();
             let decision = state.observe(key_hash(item.fullname()), content_hash, item.version());
             if !decision.passes() {
-                metrics::ITEMS_DROPPED
-                    .with_label_values(&[STAGE, decision.label()])
-                    .inc();
+                dropped.add(decision.label());
                 continue;
             }
 
-            metrics::ITEMS_OUT
-                .with_label_values(&[STAGE, decision.label()])
-                .inc();
+            passed.add(decision.label());
             let headers = OwnedHeaders::new().insert(Header {
                 key: CHANGE_HEADER,
                 value: Some(decision.label()),
@@ -206,7 +205,7 @@ impl BatchHandler for Dedupe {
                 .key(item.fullname().as_bytes())
                 .payload(message.payload().unwrap_or_default())
                 .headers(headers);
-            outputs.push(self.output.enqueue(record).await?);
+            self.output.enqueue(record, &mut outputs).await?;
             accepted.push((
                 index,
                 Seen {
@@ -216,25 +215,30 @@ impl BatchHandler for Dedupe {
             ));
         }
 
+        passed.flush(&metrics::ITEMS_OUT, STAGE);
+        dropped.flush(&metrics::ITEMS_DROPPED, STAGE);
         for (index, rejection) in rejected {
             dead_letter(&self.dlq, &messages[index], rejection).await?;
         }
-        self.output.await_all(outputs).await?;
-
-        // Only now that the outputs exist may the state remember them.
-        let mut logged = Vec::with_capacity(accepted.len());
-        for (index, seen) in accepted {
-            let message = &messages[index];
-            let value = seen.to_bytes();
-            let record = FutureRecord::to(&self.names.dedupe_state)
-                .key(message.key().unwrap_or_default())
-                .payload(&value[..])
-                .partition(message.partition());
-            logged.push(self.output.enqueue(record).await?);
-        }
-        self.output.await_all(logged).await?;
-
         self.report_state();
-        Ok(())
+
+        let output = self.output.clone();
+        let state_topic = self.names.dedupe_state.clone();
+        Ok(Box::pin(async move {
+            outputs.all().await?;
+
+            // Only now that the outputs exist may the state remember them.
+            let mut logged = output.acks(accepted.len());
+            for (index, seen) in accepted {
+                let message = &messages[index];
+                let value = seen.to_bytes();
+                let record = FutureRecord::to(&state_topic)
+                    .key(message.key().unwrap_or_default())
+                    .payload(&value[..])
+                    .partition(message.partition());
+                output.enqueue(record, &mut logged).await?;
+            }
+            logged.all().await
+        }))
     }
 }

@@ -5,9 +5,9 @@
 //! word count, links and domains, language and sentiment (each enricher can be switched off in
 //! `[enrichers]`). The `redstream.change` header of the input is passed on.
 //!
-//! **When it commits.** Per batch: every output is produced, then all acknowledgements are
-//! awaited, undecodable messages are dead-lettered, and only then are the input offsets
-//! committed.
+//! **When it commits.** Per batch: every output is produced and undecodable messages are
+//! dead-lettered; the acknowledgements are awaited while the next batch is enriched (see
+//! [`crate::stage`]), and only once they are all in are the batch's input offsets committed.
 //!
 //! **What makes it idempotent.** Enrichment is a pure function of the item, so a batch read
 //! again after a crash yields the same records; the sinks write them with `version`, which
@@ -25,7 +25,7 @@ pub mod text;
 use anyhow::Context;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::FutureRecord;
-use redstream_common::metrics::{self, Readiness};
+use redstream_common::metrics::{self, Readiness, Tally};
 use redstream_common::{BatchConsumer, DeadLetterSink, RebalanceEvent, Shutdown, TopicNames};
 use redstream_schemas::Codec;
 
@@ -33,7 +33,7 @@ use crate::config::{EnrichConfig, StageConfig};
 use crate::dedupe::CHANGE_HEADER;
 use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
-use crate::stage::{self, BatchHandler, FLUSH_TIMEOUT};
+use crate::stage::{self, BatchHandler, Rest, FLUSH_TIMEOUT};
 use enricher::Enricher;
 
 pub const STAGE: &str = "enrich";
@@ -77,7 +77,14 @@ pub async fn run(
         dlq,
         buf: Vec::with_capacity(8192),
     };
-    let result = stage::consume(&consumer, &mut enrich, &shutdown, &readiness).await;
+    let result = stage::consume(
+        &consumer,
+        &mut enrich,
+        &shutdown,
+        &readiness,
+        cfg.batch.max_in_flight,
+    )
+    .await;
     enrich.output.flush(FLUSH_TIMEOUT);
     result
 }
@@ -98,9 +105,10 @@ impl BatchHandler for Enrich {
         Ok(())
     }
 
-    async fn handle(&mut self, messages: &[OwnedMessage]) -> anyhow::Result<()> {
-        let mut outputs = Vec::with_capacity(messages.len());
+    async fn start(&mut self, messages: Vec<OwnedMessage>) -> anyhow::Result<Rest> {
+        let mut outputs = self.output.acks(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
+        let mut kinds = Tally::default();
         for (index, message) in messages.iter().enumerate() {
             let item = match decode_keyed(&self.codec, message) {
                 Ok(item) => item,
@@ -122,26 +130,25 @@ impl BatchHandler for Enrich {
             if let Some(change) = change_header(message) {
                 record = record.headers(OwnedHeaders::new().insert(Header {
                     key: CHANGE_HEADER,
-                    value: Some(change.as_slice()),
+                    value: Some(change),
                 }));
             }
-            outputs.push(self.output.enqueue(record).await?);
-            metrics::ITEMS_OUT
-                .with_label_values(&[STAGE, enriched.kind().as_str()])
-                .inc();
+            self.output.enqueue(record, &mut outputs).await?;
+            kinds.add(enriched.kind().as_str());
         }
+        kinds.flush(&metrics::ITEMS_OUT, STAGE);
 
         for (index, rejection) in rejected {
             dead_letter(&self.dlq, &messages[index], rejection).await?;
         }
-        self.output.await_all(outputs).await
+        Ok(Box::pin(outputs.all()))
     }
 }
 
-fn change_header(message: &OwnedMessage) -> Option<Vec<u8>> {
+fn change_header(message: &OwnedMessage) -> Option<&[u8]> {
     let headers = message.headers()?;
     headers
         .iter()
         .find(|h| h.key == CHANGE_HEADER)
-        .and_then(|h| h.value.map(<[u8]>::to_vec))
+        .and_then(|h| h.value)
 }

@@ -33,14 +33,33 @@ struct Document<'a, T: Serialize> {
     enrichment: &'a Enrichment,
 }
 
-/// Appends the action line and the document line of one item to `out`.
+/// The action line of one item: `{"index": {...}}`.
+#[derive(Serialize)]
+struct Action<'a> {
+    index: IndexAction<'a>,
+}
+
+#[derive(Serialize)]
+struct IndexAction<'a> {
+    #[serde(rename = "_index")]
+    index: &'a str,
+    #[serde(rename = "_id")]
+    id: &'a str,
+    version: i64,
+    version_type: &'static str,
+}
+
+/// Appends the action line and the document line of one item to `out`. On error `out` may
+/// hold part of the item: the caller truncates it back.
 pub fn encode(item: &EnrichedItem, index: &str, out: &mut Vec<u8>) -> serde_json::Result<()> {
-    let action = serde_json::json!({"index": {
-        "_index": index,
-        "_id": item.fullname(),
-        "version": item.version(),
-        "version_type": "external_gte",
-    }});
+    let action = Action {
+        index: IndexAction {
+            index,
+            id: item.fullname(),
+            version: item.version(),
+            version_type: "external_gte",
+        },
+    };
     serde_json::to_writer(&mut *out, &action)?;
     out.push(b'\n');
     match item {
@@ -224,16 +243,20 @@ impl Store for ElasticsearchStore {
 
     async fn write(&self, items: &[&EnrichedItem]) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
-        let mut encoded: Vec<(usize, Vec<u8>)> = Vec::with_capacity(items.len());
+
+        // Every item's two lines into one buffer; `spans` says where each one lies.
+        let mut encoded: Vec<u8> = Vec::with_capacity(items.len() * 1024);
+        let mut spans: Vec<(usize, Range<usize>)> = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let index = match item {
                 EnrichedItem::Post(_) => &self.posts_index,
                 EnrichedItem::Comment(_) => &self.comments_index,
             };
-            let mut buf = Vec::new();
-            match encode(item, index, &mut buf) {
-                Ok(()) => encoded.push((i, buf)),
+            let start = encoded.len();
+            match encode(item, index, &mut encoded) {
+                Ok(()) => spans.push((i, start..encoded.len())),
                 Err(e) => {
+                    encoded.truncate(start);
                     outcomes[i] = Some(Outcome::Rejected {
                         kind: "encode",
                         reason: format!("cannot write {} as JSON: {e}", item.fullname()),
@@ -242,11 +265,12 @@ impl Store for ElasticsearchStore {
             }
         }
 
-        let sizes: Vec<usize> = encoded.iter().map(|(_, b)| b.len()).collect();
+        let sizes: Vec<usize> = spans.iter().map(|(_, span)| span.len()).collect();
         for range in chunks(&sizes, self.max_actions, self.max_bytes) {
-            let part = &encoded[range];
-            let body: Vec<u8> = part.iter().flat_map(|(_, b)| b.iter().copied()).collect();
-            let results = self.send_bulk(body, part.len()).await;
+            let part = &spans[range];
+            // Spans of consecutive items are contiguous: one copy of the run is the body.
+            let bytes = part[0].1.start..part[part.len() - 1].1.end;
+            let results = self.send_bulk(encoded[bytes].to_vec(), part.len()).await;
             for ((i, _), outcome) in part.iter().zip(results) {
                 outcomes[*i] = Some(outcome);
             }

@@ -95,5 +95,5 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         backoff: cfg.elasticsearch.backoff,
         readiness,
     };
-    consume(&store, setup, &shutdown).await
+    consume(store, setup, &shutdown).await
 }

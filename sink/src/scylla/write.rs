@@ -171,8 +171,10 @@ impl Store for ScyllaStore {
     }
 
     async fn write(&self, items: &[&EnrichedItem]) -> Vec<Outcome> {
-        stream::iter(items.iter().copied())
-            .map(|item| self.write_one(item))
+        // The futures are made up front (they do nothing until polled): a `map` closure over
+        // borrowed items would defeat the compiler's proof that the write is `Send`.
+        let writes: Vec<_> = items.iter().map(|item| self.write_one(item)).collect();
+        stream::iter(writes)
             .buffered(self.max_concurrency)
             .collect()
             .await

@@ -70,8 +70,9 @@ struct Args {
     #[arg(long, default_value_t = 9370)]
     metrics_base: u16,
 
-    /// `_bulk` requests in flight in the search baseline (the sink sends one at a time).
-    #[arg(long, default_value_t = 2)]
+    /// `_bulk` requests in flight in the search baseline. The sink has one per batch in
+    /// flight, so this matches its default `batch.max_in_flight`.
+    #[arg(long, default_value_t = 3)]
     search_in_flight: usize,
 
     /// Inserts in flight in the CQL baseline (the sink's default `scylla.max_concurrency`).
