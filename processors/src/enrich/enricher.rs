@@ -5,22 +5,22 @@ use std::borrow::Cow;
 use redstream_schemas::{
     ContentState, EnrichedComment, EnrichedItem, EnrichedPost, Enrichment, Item,
 };
-use whatlang::Detector;
 
-use super::{language, links, sentiment, text};
+use super::language::{self, LanguageDetector};
+use super::{links, sentiment, text};
 use crate::config::EnrichersConfig;
 
 /// The enrichers a stage runs, configured once.
 pub struct Enricher {
     enabled: EnrichersConfig,
-    detector: Detector,
+    language: LanguageDetector,
 }
 
 impl Enricher {
     pub fn new(enabled: EnrichersConfig) -> Self {
         Self {
             enabled,
-            detector: Detector::new(),
+            language: LanguageDetector::new(),
         }
     }
 
@@ -73,7 +73,7 @@ impl Enricher {
         }
         let plain = text::plain_text(&markdown);
         if on.language {
-            if let Some((code, confidence)) = language::detect(&self.detector, &plain) {
+            if let Some((code, confidence)) = language::detect(&self.language, &plain) {
                 enrichment.language = Some(code.to_string());
                 enrichment.language_confidence = confidence;
             }

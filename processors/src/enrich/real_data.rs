@@ -3,8 +3,6 @@
 
 use std::path::PathBuf;
 
-use whatlang::Detector;
-
 use super::{language, links, sentiment, text};
 
 fn data(file: &str) -> Option<String> {
@@ -40,7 +38,7 @@ fn texts(file: &str, fields: &[&str]) -> Vec<String> {
 
 #[test]
 fn enrichers_survive_every_real_text() {
-    let detector = Detector::new();
+    let detector = language::LanguageDetector::new();
     let mut all = texts("api_comments.ndjson", &["body"]);
     all.extend(texts("pushshift_RC_2015-01_sample.ndjson", &["body"]));
     all.extend(texts("api_submissions.ndjson", &["title", "selftext"]));
