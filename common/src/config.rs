@@ -178,6 +178,9 @@ pub struct BatchConfig {
     pub max_bytes: usize,
     /// How long to wait for more messages after the first one of a batch.
     pub max_wait_ms: u64,
+    /// A batch also ends when no message came for this long: at the end of a backlog (or in a
+    /// lull) what was gathered goes on at once instead of after `max_wait_ms`.
+    pub max_idle_ms: u64,
     /// Batches whose output may still be on its way (awaiting Kafka's acknowledgements or the
     /// store's answer) while the next one is gathered and handled. Offsets are still committed
     /// in order, each only once its batch is durable. 1 handles batches strictly one by one.
@@ -187,6 +190,10 @@ pub struct BatchConfig {
 impl BatchConfig {
     pub fn max_wait(&self) -> Duration {
         Duration::from_millis(self.max_wait_ms)
+    }
+
+    pub fn max_idle(&self) -> Duration {
+        Duration::from_millis(self.max_idle_ms)
     }
 }
 
@@ -198,6 +205,8 @@ impl Default for BatchConfig {
             max_items: 5000,
             max_bytes: 16 << 20,
             max_wait_ms: 200,
+            // Fetch responses of a backlog follow each other within a few milliseconds.
+            max_idle_ms: 10,
             // Two batches overlap one batch's acknowledgements with the next one's work; the
             // third absorbs a slow acknowledgement (BENCHMARKS.md).
             max_in_flight: NonZeroUsize::new(3).unwrap_or(NonZeroUsize::MIN),

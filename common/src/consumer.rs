@@ -245,9 +245,10 @@ impl BatchConsumer {
         &self.topic
     }
 
-    /// How long to wait for a batch's further messages after its first one.
-    pub fn max_wait(&self) -> Duration {
-        self.limits.max_wait()
+    /// How long a stage with batches in flight waits for new input before it finishes them
+    /// instead: a pause of the input is when overlapping has nothing to gain.
+    pub fn max_idle(&self) -> Duration {
+        self.limits.max_idle()
     }
 
     /// The stage name this consumer was created for (metrics label, log field).
@@ -256,7 +257,8 @@ impl BatchConsumer {
     }
 
     /// Waits for the first message (or shutdown, or `idle` without any message), then gathers
-    /// more until the batch is full in count or bytes, or `max_wait` has passed. An empty
+    /// more until the batch is full in count or bytes, `max_wait` has passed, or no message
+    /// came for `max_idle` (the end of a backlog goes out at once, not after `max_wait`). An empty
     /// batch means shutdown was asked for, the input stayed idle, or only rebalance events
     /// arrived. A stage with batches in flight passes an `idle` limit so that it can finish
     /// and commit them while no new input comes.
@@ -284,8 +286,10 @@ impl BatchConsumer {
                 Err(e) => tracing::warn!(stage = self.stage, error = %e, "kafka consume error"),
             }
             let deadline = tokio::time::Instant::now() + self.limits.max_wait();
+            let max_idle = self.limits.max_idle();
             while messages.len() < self.limits.max_items && bytes < self.limits.max_bytes {
-                match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                let until = deadline.min(tokio::time::Instant::now() + max_idle);
+                match tokio::time::timeout_at(until, self.consumer.recv()).await {
                     Ok(Ok(m)) => {
                         bytes += m.payload_len();
                         messages.push(m.detach());

@@ -102,6 +102,9 @@ pub struct EnrichersConfig {
     pub language: bool,
     /// Lexicon-based sentiment.
     pub sentiment: bool,
+    /// Threads that enrich a batch's items side by side (output order is kept); 0 means one
+    /// per core. A batch under 256 items uses one.
+    pub threads: usize,
 }
 
 impl Default for EnrichersConfig {
@@ -111,6 +114,7 @@ impl Default for EnrichersConfig {
             links: true,
             language: true,
             sentiment: true,
+            threads: 0,
         }
     }
 }
@@ -122,6 +126,7 @@ impl EnrichersConfig {
             links: false,
             language: false,
             sentiment: false,
+            threads: 0,
         }
     }
 }

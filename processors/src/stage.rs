@@ -68,7 +68,7 @@ async fn run_batches<H: BatchHandler>(
     in_flight: &mut InFlight<anyhow::Result<()>>,
 ) -> anyhow::Result<()> {
     while !shutdown.requested() {
-        let idle = (!in_flight.is_empty()).then(|| consumer.max_wait());
+        let idle = (!in_flight.is_empty()).then(|| consumer.max_idle());
         let batch = consumer.next_batch(shutdown, idle).await;
 
         if !batch.events.is_empty() {

@@ -121,7 +121,7 @@ impl<S: Store> SinkLoop<S> {
         in_flight: &mut InFlight<BatchEnd>,
     ) -> anyhow::Result<bool> {
         while !shutdown.requested() {
-            let idle = (!in_flight.is_empty()).then(|| consumer.max_wait());
+            let idle = (!in_flight.is_empty()).then(|| consumer.max_idle());
             let batch = consumer.next_batch(shutdown, idle).await;
             for event in &batch.events {
                 tracing::debug!(

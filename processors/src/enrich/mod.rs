@@ -21,6 +21,7 @@ pub mod links;
 mod real_data;
 pub mod sentiment;
 pub mod text;
+pub mod work;
 
 use anyhow::Context;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
@@ -31,10 +32,11 @@ use redstream_schemas::Codec;
 
 use crate::config::{EnrichConfig, StageConfig};
 use crate::dedupe::CHANGE_HEADER;
-use crate::input::{dead_letter, decode_keyed, Rejection};
+use crate::input::{dead_letter, Rejection};
 use crate::output::Output;
 use crate::stage::{self, BatchHandler, Rest, FLUSH_TIMEOUT};
 use enricher::Enricher;
+use work::{Outcome, Workers};
 
 pub const STAGE: &str = "enrich";
 
@@ -75,7 +77,7 @@ pub async fn run(
         codec,
         output,
         dlq,
-        buf: Vec::with_capacity(8192),
+        workers: Workers::new(cfg.enrichers.threads),
     };
     let result = stage::consume(
         &consumer,
@@ -95,8 +97,8 @@ struct Enrich {
     codec: Codec,
     output: Output,
     dlq: DeadLetterSink,
-    /// Reused for every encoded output.
-    buf: Vec<u8>,
+    /// Threads and buffers of the CPU part, reused for every batch.
+    workers: Workers,
 }
 
 impl BatchHandler for Enrich {
@@ -106,27 +108,26 @@ impl BatchHandler for Enrich {
     }
 
     async fn start(&mut self, messages: Vec<OwnedMessage>) -> anyhow::Result<Rest> {
+        let runs = self.workers.work(&self.enricher, &self.codec, &messages);
+
         let mut outputs = self.output.acks(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let mut kinds = Tally::default();
-        for (index, message) in messages.iter().enumerate() {
-            let item = match decode_keyed(&self.codec, message) {
-                Ok(item) => item,
-                Err(rejection) => {
-                    rejected.push((index, rejection));
+        let outcomes = runs
+            .iter()
+            .flat_map(|run| run.outcomes.iter().map(move |o| (&run.bytes, o)));
+        for (index, (message, (bytes, outcome))) in messages.iter().zip(outcomes).enumerate() {
+            let (range, kind) = match outcome {
+                Outcome::Encoded { range, kind } => (range.clone(), *kind),
+                Outcome::Rejected(rejection) => {
+                    rejected.push((index, rejection.clone()));
                     continue;
                 }
             };
-            let enriched = self.enricher.enrich(item);
-
-            self.buf.clear();
-            if let Err(e) = self.codec.encode_enriched(&enriched, &mut self.buf) {
-                rejected.push((index, Rejection::codec(&e)));
-                continue;
-            }
+            // The key was checked to be the item's fullname when it was decoded.
             let mut record = FutureRecord::to(&self.names.enriched)
-                .key(enriched.fullname().as_bytes())
-                .payload(&self.buf[..]);
+                .key(message.key().unwrap_or_default())
+                .payload(&bytes[range]);
             if let Some(change) = change_header(message) {
                 record = record.headers(OwnedHeaders::new().insert(Header {
                     key: CHANGE_HEADER,
@@ -134,7 +135,7 @@ impl BatchHandler for Enrich {
                 }));
             }
             self.output.enqueue(record, &mut outputs).await?;
-            kinds.add(enriched.kind().as_str());
+            kinds.add(kind);
         }
         kinds.flush(&metrics::ITEMS_OUT, STAGE);
 
