@@ -17,10 +17,12 @@
 mod detect;
 mod fields;
 mod item;
+mod object;
 #[cfg(test)]
 mod tests;
 
 use crate::item::{Item, ItemKind};
+use object::{Object, Shape};
 
 /// Where a snapshot came from, for the fields a line may lack.
 #[derive(Debug, Clone, Copy)]
@@ -73,12 +75,23 @@ impl NormalizeError {
 }
 
 /// Normalizes one NDJSON line (without its line terminator; surrounding whitespace is fine).
+///
+/// The line is parsed straight into the few fields normalization reads, borrowed from `line`;
+/// the result, errors included, is what [`normalize_value`] gives for the line parsed into a
+/// `serde_json::Value`, only without building one.
 pub fn normalize_line(line: &[u8], origin: &SnapshotOrigin) -> Result<Item, NormalizeError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err(NormalizeError::Empty);
     }
-    let value: serde_json::Value = serde_json::from_slice(line)?;
-    normalize_value(&value, origin)
+    let mut object = Object::empty();
+    let shape = object.read_line(line)?;
+    // Only the message for an object that is no item lists its keys: parse the line again,
+    // fully, just for that.
+    let keys = || match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) {
+        Ok(map) => detect::some_keys(&map),
+        Err(e) => format!("unreadable ({e})"),
+    };
+    normalize_object(shape, &object, origin, keys)
 }
 
 /// Normalizes one parsed JSON value: a dump line, an API `data` object or a `{kind, data}` thing.
@@ -86,7 +99,21 @@ pub fn normalize_value(
     value: &serde_json::Value,
     origin: &SnapshotOrigin,
 ) -> Result<Item, NormalizeError> {
-    let (kind, object) = detect::detect(value)?;
+    let keys = || match value {
+        serde_json::Value::Object(map) => detect::some_keys(map),
+        _ => "none".into(),
+    };
+    let (shape, object) = Object::of_value(value);
+    normalize_object(shape, &object, origin, keys)
+}
+
+fn normalize_object(
+    shape: Shape,
+    object: &Object<'_>,
+    origin: &SnapshotOrigin,
+    keys: impl FnOnce() -> String,
+) -> Result<Item, NormalizeError> {
+    let (kind, object) = detect::detect(shape, object, keys)?;
     match kind {
         ItemKind::Comment => item::comment(object, origin).map(Item::Comment),
         ItemKind::Post => item::post(object, origin).map(Item::Post),

@@ -3,25 +3,28 @@
 
 use serde_json::{Map, Value};
 
+use super::object::{Field, Key, Object, Shape};
 use super::NormalizeError;
 use crate::item::ItemKind;
 
-type Object = Map<String, Value>;
-
-/// Finds the item object in `value` and its kind.
+/// Finds the item object in what a line or value held, and its kind. `keys` lists the keys of
+/// the outermost object for the one message that shows them, and is only called for it: a line
+/// has no key list until it is parsed again.
 ///
 /// A `{"kind": ..., "data": {...}}` thing is decided by its `kind`. A bare object is decided by
 /// the prefix of its `name` when it has one (dump lines before ~2012 have none), else by its
 /// fields: `body` or `link_id` make a comment, `title` a post.
-pub(super) fn detect(value: &Value) -> Result<(ItemKind, &Object), NormalizeError> {
-    let object = value.as_object().ok_or(NormalizeError::NotAnObject {
-        found: json_type(value),
-    })?;
+pub(super) fn detect<'p, 'a>(
+    shape: Shape,
+    object: &'p Object<'a>,
+    keys: impl FnOnce() -> String,
+) -> Result<(ItemKind, &'p Object<'a>), NormalizeError> {
+    if let Shape::NotAnObject(found) = shape {
+        return Err(NormalizeError::NotAnObject { found });
+    }
 
-    if let (Some(Value::String(kind)), Some(Value::Object(data))) =
-        (object.get("kind"), object.get("data"))
-    {
-        return match kind.as_str() {
+    if let (Some(Field::Str(kind)), Some(data)) = (object.raw(Key::Kind), object.data.as_deref()) {
+        return match kind.as_ref() {
             "t1" => reject_non_items(data).map(|()| (ItemKind::Comment, data)),
             "t3" => reject_non_items(data).map(|()| (ItemKind::Post, data)),
             "more" => Err(more_stub(data)),
@@ -35,31 +38,35 @@ pub(super) fn detect(value: &Value) -> Result<(ItemKind, &Object), NormalizeErro
         };
     }
 
-    detect_bare(object).map(|kind| (kind, object))
+    detect_bare(object, keys).map(|kind| (kind, object))
 }
 
 /// Things that look like items by name or kind but are not: `more` stubs and inbox messages.
-fn reject_non_items(object: &Object) -> Result<(), NormalizeError> {
+fn reject_non_items(object: &Object<'_>) -> Result<(), NormalizeError> {
     if is_more_stub(object) {
         return Err(more_stub(object));
     }
     // Inbox copies of comments carry a t1_ name (and kind) but are messages, without score or
     // link.
-    if let Some(marker) = ["dest", "was_comment", "first_message_name"]
+    if let Some(marker) = [Key::Dest, Key::WasComment, Key::FirstMessageName]
         .into_iter()
-        .find(|key| object.contains_key(*key))
+        .find(|key| object.contains(*key))
     {
         return Err(not_an_item(format!(
-            "an inbox message (it has `{marker}`); replay the comment itself instead"
+            "an inbox message (it has `{}`); replay the comment itself instead",
+            marker.name()
         )));
     }
     Ok(())
 }
 
-fn detect_bare(object: &Object) -> Result<ItemKind, NormalizeError> {
+fn detect_bare(
+    object: &Object<'_>,
+    keys: impl FnOnce() -> String,
+) -> Result<ItemKind, NormalizeError> {
     reject_non_items(object)?;
 
-    if let Some(Value::String(name)) = object.get("name") {
+    if let Some(Field::Str(name)) = object.raw(Key::Name) {
         if let Some((prefix, _)) = name.split_once('_') {
             match prefix {
                 "t1" => return Ok(ItemKind::Comment),
@@ -75,32 +82,36 @@ fn detect_bare(object: &Object) -> Result<ItemKind, NormalizeError> {
         }
     }
 
-    if object.contains_key("body") || object.contains_key("link_id") {
+    if object.contains(Key::Body) || object.contains(Key::LinkId) {
         Ok(ItemKind::Comment)
-    } else if object.contains_key("display_name") && object.contains_key("subscribers") {
+    } else if object.contains(Key::DisplayName) && object.contains(Key::Subscribers) {
         Err(not_an_item(
             "a subreddit (it has `display_name` and `subscribers`)".into(),
         ))
-    } else if object.contains_key("title") {
+    } else if object.contains(Key::Title) {
         Ok(ItemKind::Post)
     } else {
         Err(not_an_item(format!(
             "an object with neither `body`/`link_id` (comment) nor `title` (post); its keys: {}",
-            some_keys(object)
+            keys()
         )))
     }
 }
 
 /// `more` stubs stand for unloaded comments: a `t1_` name, `children` ids and a `count`.
-fn is_more_stub(object: &Object) -> bool {
-    object.get("children").is_some_and(Value::is_array)
-        && object.contains_key("count")
-        && !object.contains_key("body")
+fn is_more_stub(object: &Object<'_>) -> bool {
+    object
+        .raw(Key::Children)
+        .and_then(Field::as_nested)
+        .is_some_and(Value::is_array)
+        && object.contains(Key::Count)
+        && !object.contains(Key::Body)
 }
 
-fn more_stub(data: &Object) -> NormalizeError {
+fn more_stub(data: &Object<'_>) -> NormalizeError {
     let children = data
-        .get("children")
+        .raw(Key::Children)
+        .and_then(Field::as_nested)
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     not_an_item(format!(
@@ -124,7 +135,8 @@ fn prefix_meaning(prefix: &str) -> &'static str {
     }
 }
 
-fn some_keys(object: &Object) -> String {
+/// The first keys of an object in the order a `Value` map keeps them, for error messages.
+pub(super) fn some_keys(object: &Map<String, Value>) -> String {
     const SHOWN: usize = 8;
     let mut keys: Vec<&str> = object.keys().take(SHOWN).map(String::as_str).collect();
     if object.len() > SHOWN {

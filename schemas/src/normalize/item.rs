@@ -2,9 +2,8 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
-
 use super::fields::Fields;
+use super::object::{Key, Object};
 use super::{NormalizeError, SnapshotOrigin};
 use crate::item::{ContentState, RawComment, RawPost};
 
@@ -26,15 +25,15 @@ struct Common {
 }
 
 pub(super) fn comment(
-    object: &Map<String, Value>,
+    object: &Object<'_>,
     origin: &SnapshotOrigin,
 ) -> Result<RawComment, NormalizeError> {
     let f = Fields::new(object, "comment");
     let common = common(&f, "t1_", origin)?;
 
-    let body = decode_entities(f.text("body")?.ok_or_else(|| f.missing("body"))?);
-    let link_id = post_fullname(f.required_text("link_id")?)?;
-    let parent_id = f.required_text("parent_id")?;
+    let body = decode_entities(f.text(Key::Body)?.ok_or_else(|| f.missing(Key::Body))?);
+    let link_id = post_fullname(f.required_text(Key::LinkId)?)?;
+    let parent_id = f.required_text(Key::ParentId)?.into_owned();
     if !(parent_id.starts_with("t1_") || parent_id.starts_with("t3_")) {
         return Err(NormalizeError::BadField {
             item: "comment",
@@ -43,7 +42,7 @@ pub(super) fn comment(
             expected: "a t1_ or t3_ fullname",
         });
     }
-    let controversiality = match f.int("controversiality")? {
+    let controversiality = match f.int(Key::Controversiality)? {
         None => None,
         Some(c) => Some(i32::try_from(c).map_err(|_| NormalizeError::BadField {
             item: "comment",
@@ -64,7 +63,7 @@ pub(super) fn comment(
         body,
         link_id,
         parent_id,
-        is_submitter: f.flag("is_submitter")?,
+        is_submitter: f.flag(Key::IsSubmitter)?,
         controversiality,
         score: common.score,
         distinguished: common.distinguished,
@@ -78,14 +77,14 @@ pub(super) fn comment(
 }
 
 pub(super) fn post(
-    object: &Map<String, Value>,
+    object: &Object<'_>,
     origin: &SnapshotOrigin,
 ) -> Result<RawPost, NormalizeError> {
     let f = Fields::new(object, "post");
     let common = common(&f, "t3_", origin)?;
 
-    let title = decode_entities(f.required_text("title")?);
-    let selftext = decode_entities(f.text("selftext")?.unwrap_or_default());
+    let title = decode_entities(f.required_text(Key::Title)?);
+    let selftext = decode_entities(f.text(Key::Selftext)?.unwrap_or_default());
     let state = content_state(&f, &selftext)?;
 
     Ok(RawPost {
@@ -97,15 +96,15 @@ pub(super) fn post(
         author_fullname: common.author_fullname,
         title,
         selftext,
-        url: f.text("url")?,
-        domain: f.text("domain")?,
-        permalink: f.text("permalink")?,
-        is_self: f.flag("is_self")?.unwrap_or(false),
-        over_18: f.flag("over_18")?.unwrap_or(false),
-        link_flair_text: f.text("link_flair_text")?,
-        num_comments: f.int("num_comments")?.unwrap_or(0),
-        upvote_ratio: f.float("upvote_ratio")?,
-        crosspost_parent: f.text("crosspost_parent")?,
+        url: f.owned_text(Key::Url)?,
+        domain: f.owned_text(Key::Domain)?,
+        permalink: f.owned_text(Key::Permalink)?,
+        is_self: f.flag(Key::IsSelf)?.unwrap_or(false),
+        over_18: f.flag(Key::Over18)?.unwrap_or(false),
+        link_flair_text: f.owned_text(Key::LinkFlairText)?,
+        num_comments: f.int(Key::NumComments)?.unwrap_or(0),
+        upvote_ratio: f.float(Key::UpvoteRatio)?,
+        crosspost_parent: f.owned_text(Key::CrosspostParent)?,
         score: common.score,
         distinguished: common.distinguished,
         stickied: common.stickied,
@@ -118,43 +117,43 @@ pub(super) fn post(
 }
 
 fn common(
-    f: &Fields<'_>,
+    f: &Fields<'_, '_>,
     prefix: &'static str,
     origin: &SnapshotOrigin,
 ) -> Result<Common, NormalizeError> {
     let (fullname, id) = identity(f, prefix)?;
 
     let created_utc = f
-        .epoch_seconds("created_utc")?
-        .ok_or_else(|| f.missing("created_utc"))?;
+        .epoch_seconds(Key::CreatedUtc)?
+        .ok_or_else(|| f.missing(Key::CreatedUtc))?;
     // Only dump lines say when they were fetched; API objects and the oldest submission dumps
     // fall back to the file's modification time (or the live fetch time).
-    let retrieved_utc = match f.epoch_seconds("retrieved_on")? {
+    let retrieved_utc = match f.epoch_seconds(Key::RetrievedOn)? {
         Some(t) => t,
         None => f
-            .epoch_seconds("retrieved_utc")?
+            .epoch_seconds(Key::RetrievedUtc)?
             .unwrap_or(origin.fallback_retrieved_utc),
     };
     let version = version(retrieved_utc, origin.line_no)?;
 
     // Score is always recorded in practice; `ups` is the same number in old records.
-    let score = match f.int("score")? {
+    let score = match f.int(Key::Score)? {
         Some(s) => s,
-        None => f.int("ups")?.unwrap_or(0),
+        None => f.int(Key::Ups)?.unwrap_or(0),
     };
 
     Ok(Common {
         fullname,
         id,
-        subreddit: f.required_text("subreddit")?,
-        subreddit_id: f.text("subreddit_id")?.filter(|s| !s.is_empty()),
-        author: f.text("author")?.filter(|a| is_real_author(a)),
-        author_fullname: f.text("author_fullname")?.filter(|s| !s.is_empty()),
+        subreddit: f.required_text(Key::Subreddit)?.into_owned(),
+        subreddit_id: f.owned_text(Key::SubredditId)?.filter(|s| !s.is_empty()),
+        author: f.owned_text(Key::Author)?.filter(|a| is_real_author(a)),
+        author_fullname: f.owned_text(Key::AuthorFullname)?.filter(|s| !s.is_empty()),
         score,
-        distinguished: f.text("distinguished")?.filter(|s| !s.is_empty()),
-        stickied: f.flag("stickied")?.unwrap_or(false),
+        distinguished: f.owned_text(Key::Distinguished)?.filter(|s| !s.is_empty()),
+        stickied: f.flag(Key::Stickied)?.unwrap_or(false),
         created_utc,
-        edited_utc: f.edited("edited")?,
+        edited_utc: f.edited(Key::Edited)?,
         retrieved_utc,
         version,
     })
@@ -162,9 +161,9 @@ fn common(
 
 /// The fullname and bare id: `name` when present, else the kind's prefix plus `id`. When both
 /// are there they must agree, or the line is suspect.
-fn identity(f: &Fields<'_>, prefix: &'static str) -> Result<(String, String), NormalizeError> {
-    let id = f.text("id")?.filter(|s| !s.is_empty());
-    let name = f.text("name")?.filter(|s| !s.is_empty());
+fn identity(f: &Fields<'_, '_>, prefix: &'static str) -> Result<(String, String), NormalizeError> {
+    let id = f.text(Key::Id)?.filter(|s| !s.is_empty());
+    let name = f.text(Key::Name)?.filter(|s| !s.is_empty());
 
     let (fullname, id) = match (name, id) {
         (Some(name), id) => {
@@ -191,10 +190,10 @@ fn identity(f: &Fields<'_>, prefix: &'static str) -> Result<(String, String), No
                 }
             }
             let id = from_name.to_string();
-            (name, id)
+            (name.into_owned(), id)
         }
-        (None, Some(id)) => (format!("{prefix}{id}"), id),
-        (None, None) => return Err(f.missing("id")),
+        (None, Some(id)) => (format!("{prefix}{id}"), id.into_owned()),
+        (None, None) => return Err(f.missing(Key::Id)),
     };
 
     if !id.bytes().all(|b| b.is_ascii_alphanumeric()) || id.is_empty() {
@@ -221,7 +220,8 @@ fn version(retrieved_utc: i64, line_no: u64) -> Result<i64, NormalizeError> {
     i64::try_from(line_no)
         .ok()
         .and_then(|line| retrieved_utc.checked_mul(1_000_000)?.checked_add(line))
-        .ok_or(NormalizeError::BadField {
+        // `_else`: the message is formatted only when it is needed, not for every line.
+        .ok_or_else(|| NormalizeError::BadField {
             item: "item",
             field: "retrieved_on",
             found: format!("number {retrieved_utc} (line {line_no})"),
@@ -237,11 +237,11 @@ fn is_real_author(author: &str) -> bool {
 /// The text markers decide: `[deleted]` is the author's doing, `[removed]` a moderator's or
 /// Reddit's. Link posts have no text to replace, so for them Reddit's own
 /// `removed_by_category` (2019 on) says whether and by whom the post was taken down.
-fn content_state(f: &Fields<'_>, text: &str) -> Result<ContentState, NormalizeError> {
+fn content_state(f: &Fields<'_, '_>, text: &str) -> Result<ContentState, NormalizeError> {
     Ok(match text {
         "[deleted]" => ContentState::Deleted,
         "[removed]" => ContentState::Removed,
-        _ => match f.text("removed_by_category")?.as_deref() {
+        _ => match f.text(Key::RemovedByCategory)?.as_deref() {
             None | Some("") => ContentState::Present,
             Some("deleted" | "author") => ContentState::Deleted,
             Some(_) => ContentState::Removed,
@@ -250,9 +250,9 @@ fn content_state(f: &Fields<'_>, text: &str) -> Result<ContentState, NormalizeEr
 }
 
 /// `link_id`: `t3_abc` stays; a bare `abc` (seen in some third-party exports) gets its prefix.
-fn post_fullname(value: String) -> Result<String, NormalizeError> {
+fn post_fullname(value: Cow<'_, str>) -> Result<String, NormalizeError> {
     if value.starts_with("t3_") {
-        Ok(value)
+        Ok(value.into_owned())
     } else if value.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(format!("t3_{value}"))
     } else {
@@ -268,9 +268,9 @@ fn post_fullname(value: String) -> Result<String, NormalizeError> {
 /// Decodes HTML entities only (`&gt;`, `&amp;`, `&#x200B;`): the 2015 dumps are HTML-escaped,
 /// while API text fetched with `raw_json=1` is not and comes through unchanged unless its
 /// author typed an entity, which Reddit's Markdown renders as the character anyway.
-fn decode_entities(text: String) -> String {
+fn decode_entities(text: Cow<'_, str>) -> String {
     match html_escape::decode_html_entities(&text) {
-        Cow::Borrowed(_) => text,
+        Cow::Borrowed(_) => text.into_owned(),
         Cow::Owned(decoded) => decoded,
     }
 }

@@ -469,3 +469,260 @@ fn api_text_without_entities_is_unchanged() {
         }
     }
 }
+
+/// What `normalize_line` did before it parsed into borrowed fields: a whole `Value` first.
+fn via_value(line: &[u8], origin: &SnapshotOrigin) -> Result<Item, NormalizeError> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(NormalizeError::Empty);
+    }
+    let value: serde_json::Value = serde_json::from_slice(line)?;
+    normalize_value(&value, origin)
+}
+
+/// `normalize_line` and the `Value` route agree on `line`: the same item, or the same error
+/// class and message.
+fn assert_same_as_value(line: &[u8], what: &str) {
+    let fast = normalize_line(line, &origin(3));
+    let slow = via_value(line, &origin(3));
+    match (&fast, &slow) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "{what}"),
+        (Err(a), Err(b)) => assert_eq!(
+            (a.kind(), a.to_string()),
+            (b.kind(), b.to_string()),
+            "{what}"
+        ),
+        _ => panic!(
+            "{what}: normalize_line gave {fast:?}, the Value route {slow:?} for {:?}",
+            String::from_utf8_lossy(line)
+        ),
+    }
+}
+
+#[test]
+fn every_dump_line_is_read_as_a_value_would_be() {
+    for file in [
+        "pushshift_multi_era_comments.ndjson",
+        "pushshift_multi_era_submissions.ndjson",
+        "pushshift_RC_2015-01_sample.ndjson",
+        "api_comments.ndjson",
+        "api_submissions.ndjson",
+    ] {
+        for (i, line) in lines(file).iter().enumerate() {
+            assert_same_as_value(line.as_bytes(), &format!("{file}:{}", i + 1));
+        }
+    }
+}
+
+#[test]
+fn broken_dump_lines_fail_as_a_value_parse_would() {
+    // Lines of each era and shape, cut short and with a byte broken at many places: the parse
+    // error (message, line and column) must be the one the `Value` parse gave.
+    let picks = [
+        ("pushshift_multi_era_comments.ndjson", 1),
+        ("pushshift_multi_era_comments.ndjson", 16),
+        ("pushshift_multi_era_submissions.ndjson", 26),
+        ("pushshift_RC_2015-01_sample.ndjson", 621),
+        ("api_comments.ndjson", 1627),
+        ("api_submissions.ndjson", 1),
+    ];
+    let mut broken = 0;
+    for (file, n) in picks {
+        let line = lines(file)[n - 1].clone().into_bytes();
+        for cut in (0..line.len()).step_by(7) {
+            assert_same_as_value(&line[..cut], &format!("{file}:{n} cut at {cut}"));
+            for bad in [b'"', b'\\', b'{', b']', b',', 0x01, 0xff] {
+                let mut copy = line.clone();
+                copy[cut] = bad;
+                assert_same_as_value(&copy, &format!("{file}:{n} byte {cut} = {bad:#x}"));
+                broken += 1;
+            }
+        }
+    }
+    assert!(broken > 5000, "only {broken} broken lines tried");
+}
+
+/// A comment line with `extra` spliced in after the fields every comment needs.
+fn comment_with(extra: &str) -> String {
+    format!(
+        r#"{{"id":"abc","body":"hi","subreddit":"rust","link_id":"t3_a","parent_id":"t3_a","created_utc":1{extra}}}"#
+    )
+}
+
+fn comment_of(line: &str) -> RawComment {
+    assert_same_as_value(line.as_bytes(), line);
+    match normalize_line(line.as_bytes(), &origin(3)) {
+        Ok(Item::Comment(c)) => c,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn repeated_keys_keep_their_last_value() {
+    let c = comment_of(&comment_with(
+        r#","score":1,"author":"a","score":"7","author":"b""#,
+    ));
+    assert_eq!(c.score, 7);
+    assert_eq!(c.author.as_deref(), Some("b"));
+
+    // The type may change between repeats; the last one is read, the first forgotten.
+    let c = comment_of(&comment_with(r#","created_utc":"1420070400""#));
+    assert_eq!(c.created_utc, 1_420_070_400);
+    let e = err(&comment_with(r#","body":null"#));
+    assert_eq!(e.kind(), "missing_field");
+    assert_same_as_value(comment_with(r#","body":null"#).as_bytes(), "null body");
+
+    // A second `data` replaces the first, object or not.
+    let api = lines("api_comments.ndjson");
+    let wrapped = format!(r#"{{"kind":"t1","data":{{"x":1}},"data":{}}}"#, api[0]);
+    assert_same_as_value(wrapped.as_bytes(), "data twice");
+    assert_eq!(
+        normalize_line(wrapped.as_bytes(), &origin(1))
+            .expect("the second data is the comment")
+            .fullname(),
+        "t1_c2392"
+    );
+    let unwrapped = format!(r#"{{"kind":"t1","data":{},"data":5}}"#, api[0]);
+    assert_same_as_value(unwrapped.as_bytes(), "data replaced by a number");
+    assert_eq!(
+        err(&unwrapped).to_string(),
+        "not a post or comment: an object with neither `body`/`link_id` (comment) nor `title` \
+         (post); its keys: data, kind"
+    );
+}
+
+#[test]
+fn escaped_strings_and_keys_are_unescaped() {
+    let c = comment_of(&comment_with(
+        r#","body":"line\none \"quoted\" caf\u00e9 \ud83d\ude00","auth\u006fr":"user_\u0031""#,
+    ));
+    assert_eq!(c.body, "line\none \"quoted\" café 😀");
+    assert_eq!(c.author.as_deref(), Some("user_1"));
+
+    // Escapes and entities together, as some 2015 lines have them.
+    let c = comment_of(&comment_with(r#","body":"a &amp;\tb""#));
+    assert_eq!(c.body, "a &\tb");
+}
+
+#[test]
+fn fields_that_are_not_read_are_still_checked_as_a_value_parse_would() {
+    // Each of these is in a field normalization never reads; each made the `Value` parse fail,
+    // so the line must still fail, and with the same message.
+    let cases: [(&[u8], &str); 5] = [
+        (br#","x":"\ud800""#, "hex escape"),
+        (br#","x":1e400"#, "number out of range"),
+        (br#","x":"caf"#, "EOF"),
+        (br#","x":tru"#, "expected ident"),
+        (br#","x":"a"b"#, "expected `,` or `}`"),
+    ];
+    for (extra, message) in cases {
+        let line = comment_with(std::str::from_utf8(extra).expect("ascii"));
+        assert_same_as_value(line.as_bytes(), &line);
+        let e = err(&line);
+        assert_eq!(e.kind(), "parse", "{line}");
+        assert!(e.to_string().contains(message), "{line}: {e}");
+    }
+
+    // Invalid UTF-8 inside an unread string.
+    let mut line = comment_with(r#","x":"caf?""#).into_bytes();
+    let at = line.iter().position(|b| *b == b'?').expect("marker");
+    line[at] = 0xe9;
+    assert_same_as_value(&line, "latin-1 byte in an unread field");
+    let e = normalize_line(&line, &origin(1)).expect_err("not UTF-8");
+    assert_eq!(e.kind(), "parse");
+    assert!(e.to_string().contains("invalid unicode code point"), "{e}");
+
+    // Nesting deeper than serde_json's limit of 128, in an unread field.
+    let deep = comment_with(&format!(r#","x":{}1{}"#, "[".repeat(200), "]".repeat(200)));
+    assert_same_as_value(deep.as_bytes(), "deep nesting");
+    assert!(err(&deep).to_string().contains("recursion limit exceeded"));
+
+    // Nesting that the limit allows is fine, as it was.
+    let nested = comment_with(&format!(r#","x":{}1{}"#, "[".repeat(100), "]".repeat(100)));
+    assert_eq!(comment_of(&nested).fullname, "t1_abc");
+}
+
+#[test]
+fn arctic_shift_meta_and_unread_objects_are_skipped() {
+    let c = comment_of(&comment_with(
+        r#","_meta":{"retrieved_2nd_on":1707000000,"removal_type":"deleted","note":"caf\u00e9"},"all_awardings":[{"id":"x","count":1}],"edited":1706745700.5"#,
+    ));
+    assert_eq!(c.edited_utc, Some(1_706_745_700));
+    assert_eq!(c.retrieved_utc, FALLBACK);
+}
+
+#[test]
+fn what_is_not_an_object_is_named_by_its_type() {
+    for (line, found) in [
+        ("5", "number"),
+        ("-1.5", "number"),
+        ("null", "null"),
+        ("true", "boolean"),
+        ("\"t1_abc\"", "string"),
+        ("[{\"id\":\"abc\"}]", "array"),
+    ] {
+        assert_same_as_value(line.as_bytes(), line);
+        assert_eq!(
+            err(line).to_string(),
+            format!("not a Reddit item: the line holds a JSON {found}, expected an object")
+        );
+    }
+}
+
+#[test]
+fn fields_of_the_wrong_type_are_shown_as_json() {
+    for (extra, found) in [
+        (r#","subreddit":["rust"]"#, r#"array ["rust"]"#),
+        (
+            r#","subreddit":{"b":1,"a":"x"}"#,
+            r#"object {"a":"x","b":1}"#,
+        ),
+        (r#","score":"many""#, r#"string "many""#),
+        (r#","stickied":2"#, "number 2"),
+        (r#","subreddit":true"#, "boolean true"),
+    ] {
+        let line = comment_with(extra);
+        assert_same_as_value(line.as_bytes(), &line);
+        let e = err(&line);
+        assert_eq!(e.kind(), "bad_field", "{line}");
+        assert!(
+            e.to_string().contains(&format!("is {found};")),
+            "{line}: {e}"
+        );
+    }
+}
+
+#[test]
+fn things_that_are_not_items_are_told_apart_on_lines_too() {
+    for line in [
+        r#"{"kind":"more","data":{"count":3,"children":["a","b","c"],"name":"t1_x"}}"#,
+        r#"{"count":3,"children":["a","b"],"name":"t1_x","id":"x","parent_id":"t3_a"}"#,
+        r#"{"kind":"Listing","data":{"children":[]}}"#,
+        r#"{"kind":"t5","data":{"display_name":"rust"}}"#,
+        r#"{"kind":"t1","data":{"dest":null,"name":"t1_x","body":"hi"}}"#,
+        r#"{"kind":7,"data":{"name":"t3_x","title":"t"}}"#,
+        r#"{"display_name":"rust","subscribers":1}"#,
+        r#"{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":0}"#,
+        r#"{"name":"t2_abc"}"#,
+        r#"{}"#,
+    ] {
+        assert_same_as_value(line.as_bytes(), line);
+        assert_eq!(err(line).kind(), "not_an_item", "{line}");
+    }
+    // `data` that is no object makes no thing: the line is read as a bare post.
+    let bare = r#"{"kind":"t1","data":null,"name":"t3_x"}"#;
+    assert_same_as_value(bare.as_bytes(), bare);
+    assert_eq!(
+        err(bare).to_string(),
+        "post has no `created_utc` (missing, null or empty); it is required"
+    );
+    assert!(
+        err(r#"{"kind":"more","data":{"count":3,"children":["a","b","c"]}}"#)
+            .to_string()
+            .contains("placeholder for 3 unloaded comments")
+    );
+    assert!(
+        err(r#"{"z":1,"y":2,"x":3,"w":4,"v":5,"u":6,"t":7,"s":8,"r":9,"q":0}"#)
+            .to_string()
+            .ends_with("its keys: q, r, s, t, u, v, w, x, …")
+    );
+}
