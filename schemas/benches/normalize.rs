@@ -2,23 +2,23 @@
 //! next to what merely parsing it costs, on the real lines in `shared/data/reddit/dumps`.
 //!
 //! Replay is bound by the reader thread's CPU, and most of it is `normalize_line`. Each group
-//! measures lines per second (criterion's `thrpt`) of three things on the same lines:
+//! measures lines per second of three things on the same lines (a plain timing loop, like the
+//! codec bench: each case runs for at least a second):
 //! - `ignored_any`: serde_json scanning the line without keeping anything. No normalization
 //!   can beat this; it is the floor to compare against.
 //! - `value`: parsing the line into a `serde_json::Value` (a map of every field, every string
 //!   allocated), which is what normalization did before it parsed into borrowed fields.
 //! - `normalize_line`: the whole normalization, ending in an `Item`.
 //!
-//! The figure that matters is `normalize_line` thrpt divided by `ignored_any` thrpt in the same
+//! The figure that matters is the printed ratio of `normalize_line` to `ignored_any` in the same
 //! run: it says how much of the unavoidable parsing cost normalization adds, independent of how
 //! busy the machine is. Pushshift dump lines (~600 bytes) and API objects (~1.9 KB) are two
 //! groups because their sizes and field counts differ.
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::Duration;
+use std::time::Instant;
 
-use criterion::{Criterion, Throughput};
 use redstream_schemas::{normalize_line, SnapshotOrigin};
 use serde::de::IgnoredAny;
 
@@ -51,7 +51,7 @@ fn lines(files: &[&str]) -> Vec<Vec<u8>> {
     lines
 }
 
-fn group(c: &mut Criterion, name: &str, files: &[&str]) {
+fn group(name: &str, files: &[&str]) {
     let lines = lines(files);
     let bytes: usize = lines.iter().map(Vec::len).sum();
     println!(
@@ -70,36 +70,45 @@ fn group(c: &mut Criterion, name: &str, files: &[&str]) {
         }
     }
 
-    let mut g = c.benchmark_group(name);
-    g.throughput(Throughput::Elements(lines.len() as u64));
-    g.bench_function("ignored_any", |b| {
-        b.iter(|| {
-            for line in &lines {
-                black_box(serde_json::from_slice::<IgnoredAny>(black_box(line)).expect("json"));
-            }
-        })
+    let floor = rate(name, "ignored_any", lines.len(), || {
+        for line in &lines {
+            black_box(serde_json::from_slice::<IgnoredAny>(black_box(line)).expect("json"));
+        }
     });
-    g.bench_function("value", |b| {
-        b.iter(|| {
-            for line in &lines {
-                black_box(
-                    serde_json::from_slice::<serde_json::Value>(black_box(line)).expect("json"),
-                );
-            }
-        })
+    let value = rate(name, "value", lines.len(), || {
+        for line in &lines {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(line)).expect("json"));
+        }
     });
-    g.bench_function("normalize_line", |b| {
-        b.iter(|| {
-            for (i, line) in lines.iter().enumerate() {
-                let origin = SnapshotOrigin {
-                    fallback_retrieved_utc: 1_700_000_000,
-                    line_no: i as u64 + 1,
-                };
-                black_box(normalize_line(black_box(line), &origin).expect("normalizes"));
-            }
-        })
+    let normalize = rate(name, "normalize_line", lines.len(), || {
+        for (i, line) in lines.iter().enumerate() {
+            let origin = SnapshotOrigin {
+                fallback_retrieved_utc: 1_700_000_000,
+                line_no: i as u64 + 1,
+            };
+            black_box(normalize_line(black_box(line), &origin).expect("normalizes"));
+        }
     });
-    g.finish();
+    println!(
+        "{name}: of the ignored_any floor, value {:.2}, normalize_line {:.2}",
+        value / floor,
+        normalize / floor
+    );
+}
+
+/// Runs `f` (one pass over `lines` lines) until a second has passed; prints and returns
+/// lines per second.
+fn rate(group: &str, case: &str, lines: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let started = Instant::now();
+    let mut rounds = 0usize;
+    while rounds == 0 || started.elapsed().as_secs_f64() < 1.0 {
+        f();
+        rounds += 1;
+    }
+    let per_second = (rounds * lines) as f64 / started.elapsed().as_secs_f64();
+    println!("{group}/{case:<16} {per_second:>12.0} lines/s");
+    per_second
 }
 
 fn main() {
@@ -110,12 +119,6 @@ fn main() {
         );
         return;
     }
-    let mut c = Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(6))
-        .configure_from_args();
-    group(&mut c, "pushshift_lines", &PUSHSHIFT);
-    group(&mut c, "api_lines", &API);
-    c.final_summary();
+    group("pushshift_lines", &PUSHSHIFT);
+    group("api_lines", &API);
 }

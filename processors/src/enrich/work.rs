@@ -87,11 +87,7 @@ impl Workers {
         codec: &Codec,
         messages: &[OwnedMessage],
     ) -> &[Run] {
-        let threads = self
-            .runs
-            .len()
-            .min(messages.len().div_ceil(MIN_RUN))
-            .max(1);
+        let threads = self.runs.len().min(messages.len().div_ceil(MIN_RUN)).max(1);
         let per_run = messages.len().div_ceil(threads).max(1);
         let runs = &mut self.runs[..threads];
         runs.iter_mut().for_each(Run::clear);
