@@ -50,12 +50,16 @@ pub struct DedupeOptions {
     /// How long loading one assignment's state from the changelog may take before the stage
     /// gives up (and exits non-zero, so that nothing is deduplicated against partial state).
     pub state_load_timeout_secs: u64,
+    /// Threads that decode and hash a batch's items side by side (decisions stay in input
+    /// order); 0 means one per core. A batch under 256 items uses one.
+    pub threads: usize,
 }
 
 impl Default for DedupeOptions {
     fn default() -> Self {
         Self {
             state_load_timeout_secs: 600,
+            threads: 0,
         }
     }
 }

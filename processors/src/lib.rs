@@ -15,6 +15,7 @@ pub mod enrich;
 pub mod input;
 pub mod metrics;
 pub mod output;
+pub mod parallel;
 pub mod stage;
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ use redstream_schemas::Codec;
 use crate::config::{DedupeConfig, StageConfig};
 use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
+use crate::parallel::{in_order, Runs};
 use crate::stage::{self, BatchHandler, Rest, FLUSH_TIMEOUT};
 use state::{key_hash, DedupeState, Seen};
 
@@ -86,6 +87,7 @@ pub async fn run(
     let group_id = cfg.group_id();
     let consumer = BatchConsumer::new(&cfg.kafka, STAGE, &group_id, &names.raw, cfg.batch.clone())?;
 
+    let threads = cfg.dedupe.threads;
     let mut dedupe = Dedupe {
         cfg,
         names,
@@ -93,7 +95,7 @@ pub async fn run(
         output,
         dlq,
         states: HashMap::new(),
-        buf: Vec::with_capacity(4096),
+        runs: Runs::new(threads, || Vec::with_capacity(4096)),
     };
     let max_in_flight = dedupe.cfg.batch.max_in_flight;
     let result = stage::consume(&consumer, &mut dedupe, &shutdown, &readiness, max_in_flight).await;
@@ -109,8 +111,16 @@ struct Dedupe {
     dlq: DeadLetterSink,
     /// State of each owned input partition.
     states: HashMap<i32, DedupeState>,
-    /// Reused for every content hash.
-    buf: Vec<u8>,
+    /// Threads that decode and hash, each with the buffer its hashes are computed in.
+    runs: Runs<Vec<u8>, Result<Hashed, Rejection>>,
+}
+
+/// What the state needs to know of one message (worked out in parallel).
+#[derive(Clone, Copy)]
+struct Hashed {
+    key_hash: u64,
+    content_hash: u64,
+    version: i64,
 }
 
 impl Dedupe {
@@ -169,28 +179,41 @@ impl BatchHandler for Dedupe {
         let partitions: Vec<i32> = partitions.into_iter().collect();
         self.load(&partitions).await?;
 
+        let codec = &self.codec;
+        let runs = self.runs.work(
+            &messages,
+            |_| {},
+            |buf, message| {
+                let mut item = decode_keyed(codec, message)?;
+                let content_hash = content::content_hash(codec, &mut item, buf)
+                    .map_err(|e| Rejection::codec(&e))?;
+                Ok(Hashed {
+                    key_hash: key_hash(item.fullname()),
+                    content_hash,
+                    version: item.version(),
+                })
+            },
+        );
+
         let mut outputs = self.output.acks(messages.len());
         let mut accepted: Vec<(usize, Seen)> = Vec::with_capacity(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let (mut passed, mut dropped) = (Tally::default(), Tally::default());
-        for (index, message) in messages.iter().enumerate() {
-            let mut item = match decode_keyed(&self.codec, message) {
-                Ok(item) => item,
+        for (index, (message, (_, hashed))) in messages.iter().zip(in_order(runs)).enumerate() {
+            let Hashed {
+                key_hash,
+                content_hash,
+                version,
+            } = match hashed {
+                Ok(hashed) => *hashed,
                 Err(rejection) => {
-                    rejected.push((index, rejection));
-                    continue;
-                }
-            };
-            let content_hash = match content::content_hash(&self.codec, &mut item, &mut self.buf) {
-                Ok(hash) => hash,
-                Err(e) => {
-                    rejected.push((index, Rejection::codec(&e)));
+                    rejected.push((index, rejection.clone()));
                     continue;
                 }
             };
 
             let state = self.states.entry(message.partition()).or_default();
-            let decision = state.observe(key_hash(item.fullname()), content_hash, item.version());
+            let decision = state.observe(key_hash, content_hash, version);
             if !decision.passes() {
                 dropped.add(decision.label());
                 continue;
@@ -201,8 +224,9 @@ impl BatchHandler for Dedupe {
                 key: CHANGE_HEADER,
                 value: Some(decision.label()),
             });
+            // The key was checked to be the item's fullname when it was decoded.
             let record = FutureRecord::to(&self.names.unique)
-                .key(item.fullname().as_bytes())
+                .key(message.key().unwrap_or_default())
                 .payload(message.payload().unwrap_or_default())
                 .headers(headers);
             self.output.enqueue(record, &mut outputs).await?;
@@ -210,7 +234,7 @@ impl BatchHandler for Dedupe {
                 index,
                 Seen {
                     content_hash,
-                    version: item.version(),
+                    version,
                 },
             ));
         }

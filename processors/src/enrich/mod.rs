@@ -21,7 +21,6 @@ pub mod links;
 mod real_data;
 pub mod sentiment;
 pub mod text;
-pub mod work;
 
 use anyhow::Context;
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders, OwnedMessage};
@@ -32,11 +31,11 @@ use redstream_schemas::Codec;
 
 use crate::config::{EnrichConfig, StageConfig};
 use crate::dedupe::CHANGE_HEADER;
-use crate::input::{dead_letter, Rejection};
+use crate::input::{dead_letter, decode_keyed, Rejection};
 use crate::output::Output;
+use crate::parallel::{in_order, Runs};
 use crate::stage::{self, BatchHandler, Rest, FLUSH_TIMEOUT};
 use enricher::Enricher;
-use work::{Outcome, Workers};
 
 pub const STAGE: &str = "enrich";
 
@@ -77,7 +76,7 @@ pub async fn run(
         codec,
         output,
         dlq,
-        workers: Workers::new(cfg.enrichers.threads),
+        runs: Runs::new(cfg.enrichers.threads, || Vec::with_capacity(1 << 20)),
     };
     let result = stage::consume(
         &consumer,
@@ -97,8 +96,35 @@ struct Enrich {
     codec: Codec,
     output: Output,
     dlq: DeadLetterSink,
-    /// Threads and buffers of the CPU part, reused for every batch.
-    workers: Workers,
+    /// Threads of the CPU part, each with the buffer its encoded records go to.
+    runs: Runs<Vec<u8>, Result<Encoded, Rejection>>,
+}
+
+/// An enriched record, encoded at `range` of its run's buffer.
+struct Encoded {
+    range: std::ops::Range<usize>,
+    kind: &'static str,
+}
+
+/// Decodes, enriches and encodes one message into `buf` (the CPU part, run in parallel).
+fn enrich_one(
+    enricher: &Enricher,
+    codec: &Codec,
+    buf: &mut Vec<u8>,
+    message: &OwnedMessage,
+) -> Result<Encoded, Rejection> {
+    let enriched = enricher.enrich(decode_keyed(codec, message)?);
+    let start = buf.len();
+    match codec.encode_enriched(&enriched, buf) {
+        Ok(()) => Ok(Encoded {
+            range: start..buf.len(),
+            kind: enriched.kind().as_str(),
+        }),
+        Err(e) => {
+            buf.truncate(start);
+            Err(Rejection::codec(&e))
+        }
+    }
 }
 
 impl BatchHandler for Enrich {
@@ -108,18 +134,18 @@ impl BatchHandler for Enrich {
     }
 
     async fn start(&mut self, messages: Vec<OwnedMessage>) -> anyhow::Result<Rest> {
-        let runs = self.workers.work(&self.enricher, &self.codec, &messages);
+        let (enricher, codec) = (&self.enricher, &self.codec);
+        let runs = self.runs.work(&messages, Vec::clear, |buf, message| {
+            enrich_one(enricher, codec, buf, message)
+        });
 
         let mut outputs = self.output.acks(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let mut kinds = Tally::default();
-        let outcomes = runs
-            .iter()
-            .flat_map(|run| run.outcomes.iter().map(move |o| (&run.bytes, o)));
-        for (index, (message, (bytes, outcome))) in messages.iter().zip(outcomes).enumerate() {
-            let (range, kind) = match outcome {
-                Outcome::Encoded { range, kind } => (range.clone(), *kind),
-                Outcome::Rejected(rejection) => {
+        for (index, (message, (bytes, result))) in messages.iter().zip(in_order(runs)).enumerate() {
+            let Encoded { range, kind } = match result {
+                Ok(encoded) => encoded,
+                Err(rejection) => {
                     rejected.push((index, rejection.clone()));
                     continue;
                 }
@@ -127,7 +153,7 @@ impl BatchHandler for Enrich {
             // The key was checked to be the item's fullname when it was decoded.
             let mut record = FutureRecord::to(&self.names.enriched)
                 .key(message.key().unwrap_or_default())
-                .payload(&bytes[range]);
+                .payload(&bytes[range.clone()]);
             if let Some(change) = change_header(message) {
                 record = record.headers(OwnedHeaders::new().insert(Header {
                     key: CHANGE_HEADER,
