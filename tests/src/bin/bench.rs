@@ -44,8 +44,10 @@ use redstream_tests::stores::{cql_session, Search, StoreEndpoints};
 #[command(version)]
 struct Args {
     /// Posts in the generated input; each brings `--comments-per-post` comments, and about a
-    /// fifth of the lines are repeats or later snapshots, as in overlapping dumps.
-    #[arg(long, default_value_t = 10_000)]
+    /// fifth of the lines are repeats or later snapshots, as in overlapping dumps. The default
+    /// (527,014 lines, 314 MB) keeps even kcat busy for about a second, so that the 100 ms
+    /// polling of progress costs the baselines under a tenth of their rate.
+    #[arg(long, default_value_t = 40_000)]
     posts: usize,
 
     #[arg(long, default_value_t = 10)]
@@ -520,8 +522,26 @@ fn measure_all(
         Arc::clone(&stop),
         Duration::from_secs(60),
     ));
+    // Who spends the two cores meanwhile: the stack's JVMs and every stage.
+    let mut watched = procstat::stack_pids();
+    watched.extend(
+        stages
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.pid()?))),
+    );
+    let mut ledger = procstat::CpuLedger::open(&watched);
     let started = Instant::now();
     let mut replay = start_replay(whole, &input, "all-producer.log")?;
+    ledger.add("producer", replay.id());
+    // The replay's final CPU reading is taken while it waits to be reaped.
+    let mut replay_cpu = 0.0;
+    while let Some(p) = procstat::sample(replay.id()) {
+        replay_cpu = p.cpu_secs;
+        if p.exited {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let status = replay.wait()?;
     anyhow::ensure!(
         status.success(),
@@ -543,6 +563,7 @@ fn measure_all(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    let pipeline_cpu = ledger.close(&[(replay.id(), replay_cpu)]);
     stop.store(true, Ordering::Relaxed);
     let latencies: Latencies = rt.block_on(probes).context("the probe task panicked")??;
     let pipeline_peaks: Vec<(String, f64)> = stages
@@ -724,6 +745,19 @@ fn measure_all(
         latencies.millis.len(),
         latencies.sent
     ));
+    // The whole pipeline's bound: how busy the cores were, and who kept them busy.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let pipeline_cpu_total: f64 = pipeline_cpu.iter().map(|(_, cpu)| cpu).sum();
+    let per_million = |cpu: f64| cpu * 1e6 / item_lines.max(1) as f64;
+    table.push_str(&format!(
+        "whole pipeline CPU: {:.0}% of {cores} cores busy over {:.1} s; CPU s per 1M lines:",
+        100.0 * pipeline_cpu_total / whole_run.secs.max(1e-9) / cores,
+        whole_run.secs
+    ));
+    for (name, cpu) in &pipeline_cpu {
+        table.push_str(&format!(" {name} {:.0};", per_million(*cpu)));
+    }
+    table.push_str(&format!(" all {:.0}\n", per_million(pipeline_cpu_total)));
     table.push_str("enricher CPU per item (µs, above the all-off run):");
     for (name, us) in &enricher_us {
         table.push_str(&format!(" {name} {us:.2};"));
@@ -778,6 +812,11 @@ fn measure_all(
                 "probes_sent": latencies.sent,
                 "probes_seen": latencies.millis.len(),
             },
+            "cpu_secs_per_million_lines": pipeline_cpu
+                .iter()
+                .map(|(n, cpu)| (n.clone(), json!(round(per_million(*cpu), 1))))
+                .collect::<serde_json::Map<_, _>>(),
+            "cores_busy": round(pipeline_cpu_total / whole_run.secs.max(1e-9), 2),
             "peak_rss_mib": pipeline_peaks.iter().map(|(n, m)| (n.clone(), json!(round(*m, 1)))).collect::<serde_json::Map<_, _>>(),
         },
         "enricher_cpu_us_per_item": enricher_us.iter().map(|(n, v)| (n.to_string(), json!(round(*v, 3)))).collect::<serde_json::Map<_, _>>(),

@@ -53,6 +53,65 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     })
 }
 
+/// The services of the local stack (`scripts/stack`) that are running, by the pid files it
+/// keeps under `$REDSTREAM_STATE` (default `<repo>/.stack`).
+pub fn stack_pids() -> Vec<(String, u32)> {
+    let state = std::env::var_os("REDSTREAM_STATE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(".stack")
+        });
+    ["kafka", "cassandra", "opensearch"]
+        .iter()
+        .filter_map(|svc| {
+            let pid = std::fs::read_to_string(state.join(svc).join(format!("{svc}.pid"))).ok()?;
+            let pid: u32 = pid.trim().parse().ok()?;
+            sample(pid).map(|_| (svc.to_string(), pid))
+        })
+        .collect()
+}
+
+/// CPU used by a set of processes between [`CpuLedger::open`] and [`CpuLedger::close`]: who
+/// spent the machine's cores during a run.
+pub struct CpuLedger {
+    open: Vec<(String, u32, f64)>,
+}
+
+impl CpuLedger {
+    pub fn open(processes: &[(String, u32)]) -> Self {
+        Self {
+            open: processes
+                .iter()
+                .filter_map(|(name, pid)| Some((name.clone(), *pid, sample(*pid)?.cpu_secs)))
+                .collect(),
+        }
+    }
+
+    /// Adds a process that starts after the ledger was opened (all its CPU counts).
+    pub fn add(&mut self, name: &str, pid: u32) {
+        self.open.push((name.to_string(), pid, 0.0));
+    }
+
+    /// CPU seconds per process since it was opened or added; `last_seen` gives the final
+    /// reading of processes that have exited since (their `/proc` entry is gone).
+    pub fn close(&self, last_seen: &[(u32, f64)]) -> Vec<(String, f64)> {
+        self.open
+            .iter()
+            .map(|(name, pid, start)| {
+                let now = sample(*pid).map(|s| s.cpu_secs).or_else(|| {
+                    last_seen
+                        .iter()
+                        .find(|(p, _)| p == pid)
+                        .map(|(_, cpu)| *cpu)
+                });
+                (name.clone(), now.map_or(0.0, |cpu| (cpu - start).max(0.0)))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
