@@ -31,6 +31,9 @@ pub struct ReplayConfig {
     pub flush_timeout_secs: u64,
     /// How often progress goes to stderr.
     pub progress_interval_ms: u64,
+    /// Threads that normalize and encode lines side by side (records keep line order); 0
+    /// means one per core.
+    pub threads: usize,
 }
 
 impl Default for ReplayConfig {
@@ -40,6 +43,7 @@ impl Default for ReplayConfig {
             max_line_bytes: 8 << 20,
             flush_timeout_secs: 30,
             progress_interval_ms: 2_000,
+            threads: 0,
         }
     }
 }

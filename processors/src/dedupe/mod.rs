@@ -195,7 +195,7 @@ impl BatchHandler for Dedupe {
             },
         );
 
-        let mut outputs = self.output.acks(messages.len());
+        let mut outputs = self.output.acks();
         let mut accepted: Vec<(usize, Seen)> = Vec::with_capacity(messages.len());
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let (mut passed, mut dropped) = (Tally::default(), Tally::default());
@@ -252,7 +252,7 @@ impl BatchHandler for Dedupe {
             outputs.all().await?;
 
             // Only now that the outputs exist may the state remember them.
-            let mut logged = output.acks(accepted.len());
+            let mut logged = output.acks();
             for (index, seen) in accepted {
                 let message = &messages[index];
                 let value = seen.to_bytes();

@@ -139,7 +139,7 @@ impl BatchHandler for Enrich {
             enrich_one(enricher, codec, buf, message)
         });
 
-        let mut outputs = self.output.acks(messages.len());
+        let mut outputs = self.output.acks();
         let mut rejected: Vec<(usize, Rejection)> = Vec::new();
         let mut kinds = Tally::default();
         for (index, (message, (bytes, result))) in messages.iter().zip(in_order(runs)).enumerate() {

@@ -118,9 +118,13 @@ pub async fn run(config: &ProducerConfig, args: &ReplayArgs) -> anyhow::Result<O
         let inputs = Arc::clone(&inputs);
         let shutdown = shutdown.clone();
         let max_line = replay.max_line_bytes.max(1024);
+        let threads = match replay.threads {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        };
         std::thread::Builder::new()
             .name("replay-reader".into())
-            .spawn(move || reader::read_all(inputs, max_line, shutdown, tx))
+            .spawn(move || reader::read_all(inputs, max_line, threads, shutdown, tx))
             .context("cannot start the reader thread")?
     };
 

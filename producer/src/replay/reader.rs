@@ -2,7 +2,12 @@
 //! and Avro-encodes them, and hands batches of ready records to the publishing side. Reading
 //! and decompression block, so they stay off the async runtime; the bounded channel makes the
 //! reader wait whenever Kafka falls behind.
+//!
+//! Normalizing is most of a replay's CPU, so lines are read into a chunk of `BATCH` lines per
+//! thread and the chunk is normalized one run per thread (`replay.threads`), the records put
+//! back in line order: what reaches Kafka is the same, in the same order, as with one thread.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use redstream_common::Shutdown;
@@ -11,7 +16,8 @@ use tokio::sync::mpsc;
 
 use super::input::{Input, Line, LineReader};
 
-/// Records per message on the channel: amortizes the hand-over without delaying progress.
+/// Lines per thread in a chunk (and so records per thread in a message on the channel):
+/// amortizes the hand-over and the threads' start without delaying progress.
 const BATCH: usize = 512;
 
 /// Starting size of the reused encode buffer: more than most encoded items, so it rarely grows.
@@ -59,6 +65,7 @@ pub enum Event {
 pub fn read_all(
     inputs: Arc<Vec<Input>>,
     max_line_bytes: usize,
+    threads: usize,
     shutdown: Shutdown,
     tx: mpsc::Sender<Event>,
 ) {
@@ -77,21 +84,109 @@ pub fn read_all(
         if shutdown.requested() {
             return;
         }
-        if !read_file(index, input, &codec, max_line_bytes, &shutdown, &tx) {
+        let work = Work {
+            input,
+            codec: &codec,
+            max_line_bytes,
+            threads: threads.max(1),
+        };
+        if !read_file(index, &work, &shutdown, &tx) {
             return;
         }
     }
 }
 
-/// Returns false when the publisher is gone and reading should stop.
-fn read_file(
-    index: usize,
-    input: &Input,
-    codec: &Codec,
+/// What turning one file's lines into records needs.
+struct Work<'a> {
+    input: &'a Input,
+    codec: &'a Codec,
     max_line_bytes: usize,
-    shutdown: &Shutdown,
-    tx: &mpsc::Sender<Event>,
-) -> bool {
+    threads: usize,
+}
+
+/// Lines read but not yet turned into records: their bytes back to back, and where each one
+/// lies (line number, bytes, and the full length of a line cut at the limit).
+#[derive(Default)]
+struct Chunk {
+    bytes: Vec<u8>,
+    lines: Vec<(u64, Range<usize>, Option<u64>)>,
+}
+
+impl Chunk {
+    fn push(&mut self, line_no: u64, line: Line<'_>) {
+        let (data, cut_from) = match line {
+            Line::Whole(bytes) => (bytes, None),
+            Line::TooLong { head, len } => (head, Some(len)),
+        };
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(data);
+        self.lines
+            .push((line_no, start..self.bytes.len(), cut_from));
+    }
+
+    fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    /// Normalizes and encodes every line, one run of consecutive lines per thread; the records
+    /// come back in line order. Empties the chunk.
+    fn records(&mut self, work: &Work<'_>) -> Vec<Record> {
+        let bytes = &self.bytes;
+        let run = |lines: &[(u64, Range<usize>, Option<u64>)]| -> Vec<Record> {
+            let mut encoded = Vec::with_capacity(ENCODE_BUFFER);
+            lines
+                .iter()
+                .map(|(line_no, range, cut_from)| {
+                    let data = &bytes[range.clone()];
+                    let line = match cut_from {
+                        None => Line::Whole(data),
+                        Some(len) => Line::TooLong {
+                            head: data,
+                            len: *len,
+                        },
+                    };
+                    record(
+                        *line_no,
+                        line,
+                        work.input,
+                        work.codec,
+                        work.max_line_bytes,
+                        &mut encoded,
+                    )
+                })
+                .collect()
+        };
+
+        let per_run = self.lines.len().div_ceil(work.threads).max(BATCH / 4);
+        let records = if self.lines.len() <= per_run {
+            run(&self.lines)
+        } else {
+            std::thread::scope(|scope| {
+                let runs: Vec<_> = self
+                    .lines
+                    .chunks(per_run)
+                    .map(|lines| scope.spawn(move || run(lines)))
+                    .collect();
+                let mut records = Vec::with_capacity(self.lines.len());
+                for handle in runs {
+                    match handle.join() {
+                        Ok(part) => records.extend(part),
+                        // A bug, not bad input: fail the reader as one thread would have.
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+                records
+            })
+        };
+        self.bytes.clear();
+        self.lines.clear();
+        records
+    }
+}
+
+/// Returns false when the publisher is gone and reading should stop.
+fn read_file(index: usize, work: &Work<'_>, shutdown: &Shutdown, tx: &mpsc::Sender<Event>) -> bool {
+    let input = work.input;
     let reader = match input.open() {
         Ok(r) => r,
         Err(e) => {
@@ -104,18 +199,16 @@ fn read_file(
                 .is_ok()
         }
     };
-    let mut lines = LineReader::new(reader, max_line_bytes);
-    let mut records = Vec::with_capacity(BATCH);
+    let mut lines = LineReader::new(reader, work.max_line_bytes);
+    let mut chunk = Chunk::default();
+    let chunk_lines = BATCH * work.threads;
     let mut lines_read = 0;
-    // Every line is encoded here first, then copied out at its exact size: one allocation per
-    // record, never a regrow, and no slack carried through the channel.
-    let mut encoded = Vec::with_capacity(ENCODE_BUFFER);
 
     loop {
         let next = match lines.next_line() {
             Ok(next) => next,
             Err(e) => {
-                let flushed = flush(tx, index, &mut records, lines_read);
+                let flushed = flush(tx, index, chunk.records(work), lines_read);
                 return flushed
                     && tx
                         .blocking_send(Event::FileFailed {
@@ -131,17 +224,10 @@ fn read_file(
         };
         let Some((line_no, line)) = next else { break };
         lines_read = line_no;
-        records.push(record(
-            line_no,
-            line,
-            input,
-            codec,
-            max_line_bytes,
-            &mut encoded,
-        ));
+        chunk.push(line_no, line);
 
-        if records.len() >= BATCH {
-            if !flush(tx, index, &mut records, lines_read) {
+        if chunk.len() >= chunk_lines {
+            if !flush(tx, index, chunk.records(work), lines_read) {
                 return false;
             }
             if shutdown.requested() {
@@ -151,7 +237,7 @@ fn read_file(
         }
     }
 
-    flush(tx, index, &mut records, lines_read)
+    flush(tx, index, chunk.records(work), lines_read)
         && tx
             .blocking_send(Event::FileDone {
                 file: index,
@@ -160,19 +246,13 @@ fn read_file(
             .is_ok()
 }
 
-fn flush(
-    tx: &mpsc::Sender<Event>,
-    file: usize,
-    records: &mut Vec<Record>,
-    lines_read: u64,
-) -> bool {
+fn flush(tx: &mpsc::Sender<Event>, file: usize, records: Vec<Record>, lines_read: u64) -> bool {
     if records.is_empty() {
         return true;
     }
-    let batch = std::mem::replace(records, Vec::with_capacity(BATCH));
     tx.blocking_send(Event::Records {
         file,
-        records: batch,
+        records,
         lines_read,
     })
     .is_ok()
@@ -280,6 +360,52 @@ mod tests {
             }
         }
         assert_eq!(items, 58);
+    }
+
+    #[test]
+    fn a_chunk_worked_on_several_threads_keeps_line_order() {
+        let codec = Codec::new().expect("schemas parse");
+        let input = Input::live("reader-test");
+        let path = format!("{DUMPS}/pushshift_RC_2015-01_sample.ndjson");
+        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let mut lines: Vec<&[u8]> = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        lines.insert(7, br#"{"not":"an item"}"#);
+        assert!(lines.len() > 1000, "{path} has {} lines", lines.len());
+
+        let outcome = |threads: usize| -> Vec<(u64, String)> {
+            let work = Work {
+                input: &input,
+                codec: &codec,
+                max_line_bytes: 1 << 20,
+                threads,
+            };
+            let mut chunk = Chunk::default();
+            for (i, line) in lines.iter().enumerate() {
+                chunk.push(i as u64 + 1, Line::Whole(line));
+            }
+            let records = chunk.records(&work);
+            assert_eq!(chunk.len(), 0, "the chunk is emptied");
+            records
+                .into_iter()
+                .map(|r| match r {
+                    Record::Item { line, key, .. } => (line, key),
+                    Record::Dead { line, kind, .. } => (line, format!("dead: {kind}")),
+                })
+                .collect()
+        };
+
+        let one = outcome(1);
+        assert_eq!(one.len(), lines.len());
+        assert_eq!(one[7], (8, "dead: not_an_item".to_string()));
+        assert!(one.windows(2).all(|w| w[0].0 + 1 == w[1].0), "line order");
+        assert_eq!(
+            outcome(3),
+            one,
+            "three threads give the same records in the same order"
+        );
     }
 
     #[test]
