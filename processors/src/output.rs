@@ -29,28 +29,28 @@ pub struct AckCounter;
 impl ClientContext for AckCounter {}
 
 impl ProducerContext for AckCounter {
-    type DeliveryOpaque = Arc<Tally>;
+    type DeliveryOpaque = Arc<Outstanding>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, tally: Arc<Tally>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, outstanding: Arc<Outstanding>) {
         if let Err((error, record)) = result {
-            tally.fail(format!(
+            outstanding.fail(format!(
                 "Kafka did not accept a record for topic {} ({error})",
                 record.topic()
             ));
         }
-        tally.done_one();
+        outstanding.done_one();
     }
 }
 
 /// Outstanding acknowledgements of one batch. Starts at one, held by the batch itself until
 /// every record is queued, so that early acknowledgements cannot bring it to zero too soon.
-pub struct Tally {
+pub struct Outstanding {
     pending: AtomicUsize,
     failure: Mutex<Option<String>>,
     all_done: Notify,
 }
 
-impl Tally {
+impl Outstanding {
     fn fail(&self, reason: String) {
         let mut failure = match self.failure.lock() {
             Ok(f) => f,
@@ -86,7 +86,7 @@ pub struct Output {
 /// The acknowledgements of the records a batch queued.
 #[must_use = "records are durable only once their acknowledgements are awaited"]
 pub struct Acks {
-    tally: Arc<Tally>,
+    outstanding: Arc<Outstanding>,
     queued: usize,
     origin: Arc<(String, &'static str)>,
 }
@@ -110,7 +110,7 @@ impl Output {
     /// A new, empty set of acknowledgements for one batch's records.
     pub fn acks(&self) -> Acks {
         Acks {
-            tally: Arc::new(Tally {
+            outstanding: Arc::new(Outstanding {
                 pending: AtomicUsize::new(1),
                 failure: Mutex::new(None),
                 all_done: Notify::new(),
@@ -135,10 +135,10 @@ impl Output {
             key: record.key,
             timestamp: record.timestamp,
             headers: record.headers,
-            delivery_opaque: Arc::clone(&acks.tally),
+            delivery_opaque: Arc::clone(&acks.outstanding),
         };
         // Counted before it is handed over: its acknowledgement may come at once.
-        acks.tally.pending.fetch_add(1, Ordering::AcqRel);
+        acks.outstanding.pending.fetch_add(1, Ordering::AcqRel);
         loop {
             match self.producer.send(record) {
                 Ok(()) => {
@@ -150,7 +150,7 @@ impl Output {
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 }
                 Err((e, back)) => {
-                    acks.tally.pending.fetch_sub(1, Ordering::AcqRel);
+                    acks.outstanding.pending.fetch_sub(1, Ordering::AcqRel);
                     return Err(e).with_context(|| {
                         format!(
                             "cannot queue a record for topic {} on Kafka at {}",
@@ -184,11 +184,11 @@ impl Acks {
     /// topic its record was bound for; the caller must then not commit the batch.
     pub async fn all(self) -> anyhow::Result<()> {
         // Gives up the batch's own count: from here only acknowledgements bring it down.
-        self.tally.done_one();
-        if self.tally.pending.load(Ordering::Acquire) != 0 {
-            self.tally.all_done.notified().await;
+        self.outstanding.done_one();
+        if self.outstanding.pending.load(Ordering::Acquire) != 0 {
+            self.outstanding.all_done.notified().await;
         }
-        match self.tally.failure() {
+        match self.outstanding.failure() {
             None => Ok(()),
             Some(reason) => anyhow::bail!(
                 "{reason} at {}; the {} batch is not committed and will be read again",
@@ -203,8 +203,8 @@ impl Acks {
 mod tests {
     use super::*;
 
-    fn tally() -> Arc<Tally> {
-        Arc::new(Tally {
+    fn fresh() -> Arc<Outstanding> {
+        Arc::new(Outstanding {
             pending: AtomicUsize::new(1),
             failure: Mutex::new(None),
             all_done: Notify::new(),
@@ -214,13 +214,13 @@ mod tests {
     #[tokio::test]
     async fn waits_for_every_acknowledgement_even_those_that_came_first() {
         let origin = Arc::new(("127.0.0.1:1".to_string(), "test"));
-        let t = tally();
+        let t = fresh();
         t.pending.fetch_add(3, Ordering::AcqRel);
         // Two acknowledgements arrive before the batch waits, the last one after.
         t.done_one();
         t.done_one();
         let acks = Acks {
-            tally: Arc::clone(&t),
+            outstanding: Arc::clone(&t),
             queued: 3,
             origin,
         };
@@ -238,14 +238,14 @@ mod tests {
     #[tokio::test]
     async fn the_first_failure_is_reported() {
         let origin = Arc::new(("127.0.0.1:1".to_string(), "test"));
-        let t = tally();
+        let t = fresh();
         t.pending.fetch_add(2, Ordering::AcqRel);
         t.fail("Kafka did not accept a record for topic a".into());
         t.done_one();
         t.fail("Kafka did not accept a record for topic b".into());
         t.done_one();
         let err = Acks {
-            tally: t,
+            outstanding: t,
             queued: 2,
             origin,
         }
