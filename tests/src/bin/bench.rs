@@ -288,6 +288,7 @@ fn main() -> anyhow::Result<()> {
             derived(&run, "kcat"),
             derived(&run, "off"),
             derived(&run, "all"),
+            derived(&run, "warm"),
         ];
         let refs: Vec<&RunNames> = runs.iter().collect();
         return clean_up(&refs, &StoreEndpoints::from_env(), &rt);
@@ -295,18 +296,26 @@ fn main() -> anyhow::Result<()> {
     let base = derived(&run, "kcat");
     let off = derived(&run, "off");
     let whole = derived(&run, "all");
+    let warm = derived(&run, "warm");
     let endpoints = StoreEndpoints::from_env();
     let rt = tokio::runtime::Runtime::new()?;
     eprintln!("run {}: logs in {}", run.prefix, run.dir.display());
 
-    let result = measure_all(&args, &run, &base, &off, &whole, &endpoints, &rt, timeout);
+    let names = Names {
+        run: &run,
+        base: &base,
+        off: &off,
+        whole: &whole,
+        warm: &warm,
+    };
+    let result = measure_all(&args, &names, &endpoints, &rt, timeout);
 
     if !args.keep {
         eprintln!(
             "cleaning up topics, keyspaces and indices of {}",
             run.prefix
         );
-        if let Err(e) = clean_up(&[&run, &base, &off, &whole], &endpoints, &rt) {
+        if let Err(e) = clean_up(&[&run, &base, &off, &whole, &warm], &endpoints, &rt) {
             eprintln!("warning: clean-up incomplete: {e:#}");
         }
     }
@@ -321,17 +330,33 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The names (topics, keyspace, indices) of the run and of its baselines.
+struct Names<'a> {
+    run: &'a RunNames,
+    base: &'a RunNames,
+    off: &'a RunNames,
+    whole: &'a RunNames,
+    /// The store warm-up before the sinks and their baselines.
+    warm: &'a RunNames,
+}
+
+/// Items written to each store to warm it before the sinks and their baselines are measured.
+const WARM_UP_ITEMS: usize = 50_000;
+
 fn measure_all(
     args: &Args,
-    run: &RunNames,
-    base: &RunNames,
-    off: &RunNames,
-    whole: &RunNames,
+    names: &Names<'_>,
     endpoints: &StoreEndpoints,
     rt: &tokio::runtime::Runtime,
     timeout: Duration,
 ) -> anyhow::Result<(String, Value)> {
+    let Names {
+        run,
+        base,
+        off,
+        whole,
+        warm,
+    } = *names;
     let brokers = run.brokers.as_str();
     let port = |i: u16| args.metrics_base + i;
 
@@ -447,6 +472,30 @@ fn measure_all(
 
     eprintln!("sinks");
     let enriched_count = topic_count(brokers, &run.topic("enriched"))?;
+    let codec = Codec::new()?;
+    let enriched: Vec<EnrichedItem> = read_all(brokers, &run.topic("enriched"))?
+        .iter()
+        .map(|m| codec.decode_enriched(&m.value))
+        .collect::<Result<_, _>>()
+        .context("an enriched message does not decode")?;
+
+    // The stores' JVMs run slower until warm. Whichever side went first would pay for it, so
+    // both stores are warmed with the same plain loads on a slice, into names of their own.
+    let slice = &enriched[..enriched.len().min(WARM_UP_ITEMS)];
+    eprintln!("  warming the stores ({} items)", slice.len());
+    rt.block_on(storeload::cql_prepared(
+        endpoints,
+        &warm.keyspace,
+        slice,
+        args.cql_in_flight,
+    ))?;
+    rt.block_on(storeload::search_bulk(
+        endpoints,
+        &warm.index_prefix,
+        slice,
+        1000,
+        args.search_in_flight,
+    ))?;
     let sink_cql = stage_alone(
         run,
         "sink-scylla",
@@ -470,12 +519,6 @@ fn measure_all(
 
     // 1c. Store baselines on the same enriched items, decoded from the topic.
     eprintln!("store baselines ({enriched_count} items)");
-    let codec = Codec::new()?;
-    let enriched: Vec<EnrichedItem> = read_all(brokers, &run.topic("enriched"))?
-        .iter()
-        .map(|m| codec.decode_enriched(&m.value))
-        .collect::<Result<_, _>>()
-        .context("an enriched message does not decode")?;
     let cql_base = rt.block_on(storeload::cql_prepared(
         endpoints,
         &base.keyspace,
