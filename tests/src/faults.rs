@@ -17,6 +17,30 @@ use redstream_schemas::{normalize_line, Item, SnapshotOrigin};
 use crate::processes::Stage;
 use crate::run::{RunNames, STAGES};
 
+/// Writes the stage config the fault tests share into `dir/stages.toml`: group timeouts of
+/// seconds (a dead member is noticed fast) and small batches, `max_in_flight` of them on their
+/// way, so that a stage is caught with work in hand. Returns the environment that points a
+/// stage at it.
+pub fn small_batch_config(
+    dir: &std::path::Path,
+    max_items: i64,
+    max_in_flight: i64,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let config = dir.join("stages.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\
+             \"heartbeat.interval.ms\" = \"1000\"\n\n[batch]\nmax_items = {max_items}\n\
+             max_in_flight = {max_in_flight}\n"
+        ),
+    )?;
+    Ok(vec![(
+        "REDSTREAM_CONFIG".to_string(),
+        config.display().to_string(),
+    )])
+}
+
 /// The binary of a stage named as in [`STAGES`].
 pub fn binary_of(stage: &str) -> anyhow::Result<&'static str> {
     STAGES

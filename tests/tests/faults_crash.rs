@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use redstream_tests::drain::{group_lag, topic_count, GroupInput};
 use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
-use redstream_tests::faults::{committed_total, distinct_changes, metric, start_stage, wait_until};
+use redstream_tests::faults::{
+    committed_total, distinct_changes, metric, small_batch_config, start_stage, wait_until,
+};
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
 use redstream_tests::stores::{count_stores, StoreEndpoints};
@@ -53,17 +55,7 @@ struct Faulty {
 impl Faulty {
     fn start(tag: &str, port_base: u16) -> Self {
         let run = RunNames::fresh(tag, &run_root()).expect("run folder");
-        let config = run.dir.join("stages.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\
-                 \"heartbeat.interval.ms\" = \"1000\"\n\n[batch]\nmax_items = {BATCH}\n\
-                 max_in_flight = {IN_FLIGHT}\n"
-            ),
-        )
-        .expect("write stage config");
-        let env = vec![("REDSTREAM_CONFIG".to_string(), config.display().to_string())];
+        let env = small_batch_config(&run.dir, BATCH, IN_FLIGHT).expect("write stage config");
         run.producer(&["topics"]).expect("topics created");
         let mut stages = Vec::new();
         for (i, (name, _)) in STAGES.iter().enumerate() {

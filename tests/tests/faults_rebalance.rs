@@ -11,7 +11,9 @@ use std::time::Duration;
 use redstream_tests::drain::{group_lag, topic_count};
 use redstream_tests::expect::shared_dump as dump;
 use redstream_tests::expect::Expected;
-use redstream_tests::faults::{committed_total, distinct_changes, start_stage, wait_until};
+use redstream_tests::faults::{
+    committed_total, distinct_changes, small_batch_config, start_stage, wait_until,
+};
 use redstream_tests::processes::Stage;
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
@@ -49,17 +51,7 @@ fn members_joining_and_leaving_mid_stream_change_nothing() {
     }
     let changes = distinct_changes(&files).expect("distinct changes");
 
-    let config = run.dir.join("stages.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[kafka.client]\n\"session.timeout.ms\" = \"6000\"\n\
-             \"heartbeat.interval.ms\" = \"1000\"\n\n[batch]\nmax_items = {BATCH}\n\
-                 max_in_flight = {IN_FLIGHT}\n"
-        ),
-    )
-    .expect("stage config");
-    let env = vec![("REDSTREAM_CONFIG".to_string(), config.display().to_string())];
+    let env = small_batch_config(&run.dir, BATCH, IN_FLIGHT).expect("stage config");
     run.producer(&["topics"]).expect("topics created");
 
     // Two instances of each stage: stages[2 * i] and stages[2 * i + 1].
