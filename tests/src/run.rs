@@ -54,6 +54,17 @@ impl RunNames {
         ]
     }
 
+    /// What the run's keyspace and indices hold now, at the stores of the environment
+    /// (`StoreEndpoints::from_env`). Panics when a store does not answer: for tests.
+    pub fn store_counts(&self, rt: &tokio::runtime::Runtime) -> crate::stores::StoreCounts {
+        rt.block_on(crate::stores::count_stores(
+            &crate::stores::StoreEndpoints::from_env(),
+            &self.keyspace,
+            &self.index_prefix,
+        ))
+        .expect("stores answer")
+    }
+
     pub fn topic(&self, suffix: &str) -> String {
         format!("{}.{suffix}", self.prefix)
     }

@@ -9,7 +9,7 @@ use redstream_tests::drain::{read_all, topic_count};
 use redstream_tests::expect::Expected;
 use redstream_tests::run::{Pipeline, RunNames};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, cql_session, Search, StoreCounts, StoreEndpoints};
+use redstream_tests::stores::{cql_session, Search, StoreEndpoints};
 use scylla::client::session::Session;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
@@ -31,15 +31,6 @@ fn replay(run: &RunNames, files: &[PathBuf]) -> serde_json::Value {
         .rev()
         .find_map(|l| serde_json::from_str(l).ok())
         .expect("replay prints a JSON summary")
-}
-
-fn counts(run: &RunNames, rt: &tokio::runtime::Runtime) -> StoreCounts {
-    rt.block_on(count_stores(
-        &StoreEndpoints::from_env(),
-        &run.keyspace,
-        &run.index_prefix,
-    ))
-    .expect("stores answer")
 }
 
 /// Score and text as Cassandra holds them.
@@ -166,7 +157,7 @@ fn real_dumps_land_exactly_once_in_both_stores() {
         .expect("pipeline drains");
 
     // Both stores hold exactly the distinct items.
-    let first = counts(&run, &rt);
+    let first = run.store_counts(&rt);
     assert_eq!(
         first.scylla_posts,
         expected.posts(),
@@ -230,7 +221,7 @@ fn real_dumps_land_exactly_once_in_both_stores() {
         unique_after, unique_before,
         "a replay of the same files passed dedupe"
     );
-    let second = counts(&run, &rt);
+    let second = run.store_counts(&rt);
     assert_eq!(
         format!("{second:?}"),
         format!("{first:?}"),

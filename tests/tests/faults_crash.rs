@@ -15,7 +15,6 @@ use redstream_tests::faults::{
 };
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Small batches, so that a stage is caught with work in hand.
@@ -119,14 +118,7 @@ impl Faulty {
 
     fn check_stores(&self, expected: &Expected) {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
-        let counts = rt
-            .block_on(count_stores(
-                &StoreEndpoints::from_env(),
-                &self.run.keyspace,
-                &self.run.index_prefix,
-            ))
-            .expect("stores answer");
-        counts.assert_holds(expected);
+        self.run.store_counts(&rt).assert_holds(expected);
         for stage in ["dedupe", "enrich", "sink-scylla", "sink-elasticsearch"] {
             let topic = self.run.topic(&format!("dlq.{stage}"));
             assert_eq!(

@@ -13,7 +13,6 @@ use redstream_tests::faults::start_stage;
 use redstream_tests::processes::bin_path;
 use redstream_tests::run::{Pipeline, RunNames};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreCounts, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -33,15 +32,6 @@ fn dlq(run: &RunNames, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn counts(run: &RunNames, rt: &tokio::runtime::Runtime) -> StoreCounts {
-    rt.block_on(count_stores(
-        &StoreEndpoints::from_env(),
-        &run.keyspace,
-        &run.index_prefix,
-    ))
-    .expect("stores answer")
 }
 
 #[test]
@@ -85,7 +75,7 @@ fn refused_items_are_listed_fixed_and_replayed_into_the_store() {
     run.producer(&refs).expect("replay runs");
     pipeline.wait_drained(&run, DRAIN_TIMEOUT).expect("drains");
 
-    let before = counts(&run, &rt);
+    let before = run.store_counts(&rt);
     let dlq_topic = run.topic("dlq.sink-scylla");
     let refused = topic_count(&run.brokers, &dlq_topic).expect("DLQ count");
     assert!(
@@ -152,7 +142,7 @@ fn refused_items_are_listed_fixed_and_replayed_into_the_store() {
     );
     pipeline.wait_drained(&run, DRAIN_TIMEOUT).expect("drains");
 
-    let after = counts(&run, &rt);
+    let after = run.store_counts(&rt);
     assert_eq!(after.scylla_posts, expected.posts(), "posts in Cassandra");
     assert_eq!(
         after.scylla_comments,

@@ -14,7 +14,6 @@ use redstream_tests::faults::{start_stage, OwnStack};
 use redstream_tests::processes::bin_path;
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const OUTAGE: Duration = Duration::from_secs(30);
@@ -114,14 +113,7 @@ fn kafka_down_30s_nobody_crashes_and_everything_arrives() {
         .wait_drained(&run, DRAIN_TIMEOUT)
         .expect("drains after Kafka is back");
 
-    let counts = rt
-        .block_on(count_stores(
-            &StoreEndpoints::from_env(),
-            &run.keyspace,
-            &run.index_prefix,
-        ))
-        .expect("stores answer");
-    counts.assert_holds(&expected);
+    run.store_counts(&rt).assert_holds(&expected);
 
     // What the operator saw: the producer says all brokers are down, the stages name the
     // broker they cannot reach.

@@ -14,7 +14,6 @@ use redstream_tests::expect::Expected;
 use redstream_tests::faults::inject;
 use redstream_tests::run::{Pipeline, RunNames};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -180,14 +179,7 @@ fn poison_records_are_dead_lettered_and_real_items_all_land() {
         .expect("pipeline drains past the poison");
 
     // Every real item landed, nothing of the poison did.
-    let counts = rt
-        .block_on(count_stores(
-            &StoreEndpoints::from_env(),
-            &run.keyspace,
-            &run.index_prefix,
-        ))
-        .expect("stores answer");
-    counts.assert_holds(&expected);
+    run.store_counts(&rt).assert_holds(&expected);
 
     // The producer dead-letters the 10 MB line and the non-UTF-8 line, with file and line.
     let producer = read_all(&run.brokers, &run.topic("dlq.producer")).expect("producer DLQ");

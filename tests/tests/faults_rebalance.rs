@@ -17,7 +17,6 @@ use redstream_tests::faults::{
 use redstream_tests::processes::Stage;
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreEndpoints};
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const BATCH: i64 = 20;
@@ -130,14 +129,7 @@ fn members_joining_and_leaving_mid_stream_change_nothing() {
         .wait_drained(&run, DRAIN_TIMEOUT)
         .expect("the remaining members drain");
 
-    let counts = rt
-        .block_on(count_stores(
-            &StoreEndpoints::from_env(),
-            &run.keyspace,
-            &run.index_prefix,
-        ))
-        .expect("stores answer");
-    counts.assert_holds(&expected);
+    run.store_counts(&rt).assert_holds(&expected);
 
     let unique = topic_count(&run.brokers, &run.topic("unique")).expect("unique");
     eprintln!("unique {unique} for {changes} distinct changes");

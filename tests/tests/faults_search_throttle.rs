@@ -18,19 +18,10 @@ use redstream_tests::processes::bin_path;
 use redstream_tests::run::{Pipeline, RunNames, STAGES};
 use redstream_tests::search_proxy::SearchProxy;
 use redstream_tests::stack::require_stack;
-use redstream_tests::stores::{count_stores, StoreCounts, StoreEndpoints};
+use redstream_tests::stores::StoreEndpoints;
 
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(300);
 const MAX_ITEM_RETRIES: usize = 3;
-
-fn counts(run: &RunNames, rt: &tokio::runtime::Runtime) -> StoreCounts {
-    rt.block_on(count_stores(
-        &StoreEndpoints::from_env(),
-        &run.keyspace,
-        &run.index_prefix,
-    ))
-    .expect("stores answer")
-}
 
 #[test]
 fn throttled_bulks_are_retried_and_an_item_refused_forever_is_dead_lettered() {
@@ -120,7 +111,7 @@ fn throttled_bulks_are_retried_and_an_item_refused_forever_is_dead_lettered() {
         "the sink says it retries"
     );
 
-    let before = counts(&run, &rt);
+    let before = run.store_counts(&rt);
     assert_eq!(
         before.scylla_posts,
         expected.posts(),
@@ -178,7 +169,7 @@ fn throttled_bulks_are_retried_and_an_item_refused_forever_is_dead_lettered() {
         String::from_utf8_lossy(&out.stderr)
     );
     pipeline.wait_drained(&run, DRAIN_TIMEOUT).expect("drains");
-    let after = counts(&run, &rt);
+    let after = run.store_counts(&rt);
     assert_eq!(
         after.es_posts,
         expected.posts(),

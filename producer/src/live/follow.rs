@@ -160,7 +160,7 @@ impl Follower {
         }
 
         let label = format!("live:{path}");
-        let published = self.publish(&fresh, fetched_at, &label).await?;
+        let published = self.publish(&fresh, fetched_at, &label, true).await?;
         metrics::PUBLISHED
             .with_label_values(&[&feed.subreddit, feed.kind.as_str()])
             .inc_by(published as u64);
@@ -213,10 +213,10 @@ impl Follower {
             let children = listing
                 .pointer("/data/children")
                 .and_then(Value::as_array)
-                .cloned()
+                .map(Vec::as_slice)
                 .unwrap_or_default();
             total += self
-                .publish_refreshed(&children, now_secs(), "live:/api/info")
+                .publish(children, now_secs(), "live:/api/info", false)
                 .await?;
         }
         tracing::info!(
@@ -228,32 +228,13 @@ impl Follower {
         Ok(total)
     }
 
-    async fn publish_refreshed(
-        &mut self,
-        items: &[Value],
-        fetched_at: i64,
-        label: &str,
-    ) -> Result<usize, FetchError> {
-        let oldest_first: Vec<Value> = items.iter().rev().cloned().collect();
-        self.publish_oldest_first(&oldest_first, fetched_at, label, false)
-            .await
-    }
-
-    /// Publishes `newest_first` items oldest first and waits until Kafka has them all.
+    /// Publishes `newest_first` items (as Reddit lists them) oldest first, so that line
+    /// numbers, the version tiebreak, grow with age, and waits until Kafka has them all.
+    /// `remember` keeps their fullnames for the `/api/info` re-polls (not for re-polled items
+    /// themselves).
     async fn publish(
         &mut self,
         newest_first: &[Value],
-        fetched_at: i64,
-        label: &str,
-    ) -> Result<usize, FetchError> {
-        let oldest_first: Vec<Value> = newest_first.iter().rev().cloned().collect();
-        self.publish_oldest_first(&oldest_first, fetched_at, label, true)
-            .await
-    }
-
-    async fn publish_oldest_first(
-        &mut self,
-        items: &[Value],
         fetched_at: i64,
         label: &str,
         remember: bool,
@@ -261,7 +242,7 @@ impl Follower {
         let failed_before = self.publisher.stats.totals().failed;
         let source = Arc::new(std::path::PathBuf::from(label));
         let mut published = 0;
-        for (pos, child) in items.iter().enumerate() {
+        for (pos, child) in newest_first.iter().rev().enumerate() {
             let line_no = pos as u64 + 1;
             let origin = SnapshotOrigin {
                 fallback_retrieved_utc: fetched_at,
